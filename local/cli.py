@@ -1,0 +1,103 @@
+"""The `wavecom` command."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from shared import logs
+from shared.bootstrap import Deps, build
+from shared.config import Settings
+from shared.errors import ConfigError, StoreUnavailable
+
+
+@retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True)
+def _prepare_store(deps: Deps) -> None:
+    deps.ensure_indexes()
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the whole stack."""
+    from local.up import up
+
+    return up(settings)
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the HTTP API."""
+    from local.server import serve
+
+    _prepare_store(build(settings))
+    serve(settings)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Consume the queue and deliver jobs."""
+    from local.consumer import Consumer
+
+    deps = build(settings)
+    _prepare_store(deps)
+    consumer = Consumer(deps)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    consumer.run()
+    deps.close()
+    return 0
+
+
+def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the embedded store alone, in the foreground."""
+    from local import embedded_store
+
+    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
+    (data_dir / "store").mkdir(parents=True, exist_ok=True)
+    port = args.port or embedded_store.free_port()
+    print(f"embedded store on {embedded_store.uri(port)} (files in {data_dir / 'store'})", flush=True)
+    proc = subprocess.Popen(embedded_store.store_command(data_dir, port))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(prog="wavecom", description="WaveCom Notify: notification delivery service.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run store (if MONGODB_URI is unset), worker and API").set_defaults(func=cmd_up)
+    sub.add_parser("api", help="serve the HTTP API on WAVECOM_HOST:WAVECOM_PORT").set_defaults(func=cmd_api)
+    sub.add_parser("worker", help="consume the queue and deliver notifications").set_defaults(func=cmd_worker)
+    store = sub.add_parser("store", help="serve the embedded MongoDB-wire store alone")
+    store.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    store.add_argument("--data-dir", default="", help="where its files live (default: WAVECOM_DATA_DIR)")
+    store.set_defaults(func=cmd_store)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `wavecom` console script."""
+    args = parser().parse_args(argv)
+    logs.configure()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"wavecom: {e}", file=sys.stderr)
+        return 2
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

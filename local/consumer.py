@@ -1,0 +1,143 @@
+"""The RabbitMQ consumer loop that feeds queue messages to the `dispatch` handler.
+
+Messages of the prefetch window are handled concurrently on a thread pool; each is acked
+only after its outcome is stored. pika's connection is not thread-safe, so acks travel back to
+the connection's thread through `add_callback_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+
+from functions import dispatch
+from shared.bootstrap import Deps
+from shared.broker import declare, parameters
+from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable
+
+log = logging.getLogger("wavecom.worker")
+
+
+class Consumer:
+    """Consumes the main queue until `stop()`; reconnects when the broker goes away."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.prefetch = deps.settings.prefetch
+        self._stopping = threading.Event()
+        self._connection: pika.BlockingConnection | None = None
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self.ready = threading.Event()
+        self.drain_seconds = 10.0
+
+    def run(self) -> None:
+        """Consume until stopped, reconnecting with backoff after a broker failure."""
+        backoff = 0.5
+        with ThreadPoolExecutor(max_workers=self.prefetch, thread_name_prefix="dispatch") as pool:
+            while not self._stopping.is_set():
+                try:
+                    self._consume(pool)
+                    backoff = 0.5
+                except (pika.exceptions.AMQPError, OSError) as e:
+                    self.ready.clear()
+                    log.warning("broker connection lost; reconnecting", extra={"error": type(e).__name__})
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, 10)
+        log.info("worker stopped")
+
+    def _consume(self, pool: ThreadPoolExecutor) -> None:
+        connection = pika.BlockingConnection(parameters(self.deps.settings.rabbitmq_url))
+        self._connection = connection
+        try:
+            channel = connection.channel()
+            declare(channel, self.deps.publisher.topology)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            on_message = functools.partial(self._on_message, pool, connection)
+            tag = channel.basic_consume(self.deps.publisher.topology.queue, on_message)
+            self.ready.set()
+            log.info("worker consuming", extra={"queue": self.deps.publisher.topology.queue, "prefetch": self.prefetch})
+            while not self._stopping.is_set():
+                connection.process_data_events(time_limit=0.5)
+            # Stop taking messages, then let what is in flight finish and be acked.
+            channel.basic_cancel(tag)
+            deadline = time.monotonic() + self.drain_seconds
+            while self._inflight and time.monotonic() < deadline:
+                connection.process_data_events(time_limit=0.1)
+            connection.process_data_events(time_limit=0)
+        finally:
+            self._connection = None
+            if connection.is_open:
+                connection.close()
+
+    def _on_message(
+        self,
+        pool: ThreadPoolExecutor,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        method: Basic.Deliver,
+        properties: BasicProperties,
+        body: bytes,
+    ) -> None:
+        with self._inflight_lock:
+            self._inflight += 1
+        pool.submit(self._handle, connection, channel, method.delivery_tag, properties, body)
+
+    def _handle(
+        self,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        tag: int,
+        properties: BasicProperties,
+        body: bytes,
+    ) -> None:
+        requeue: bool | None = None  # None: ack
+        try:
+            outcome = dispatch.handle(body, self.deps)
+            log.debug("message handled", extra={"outcome": outcome.value})
+        except PoisonMessage as e:
+            try:
+                self.deps.publisher.dead_letter(body, str(e), headers=properties.headers)
+                log.warning("poison message dead-lettered", extra={"reason": str(e)})
+            except BrokerUnavailable:
+                requeue = True
+        except (StoreUnavailable, BrokerUnavailable) as e:
+            # The outcome is not stored: give the message back and let the broker redeliver it.
+            log.warning("outcome not stored; message returned", extra={"error": str(e)})
+            time.sleep(0.5)
+            requeue = True
+        except Exception:  # noqa: BLE001 - keep the worker alive; the delivery limit dead-letters a bug
+            log.exception("handler raised; message returned for a bounded number of redeliveries")
+            requeue = True
+        self._settle(connection, channel, tag, requeue)
+
+    def _settle(
+        self, connection: pika.BlockingConnection, channel: BlockingChannel, tag: int, requeue: bool | None
+    ) -> None:
+        def settle() -> None:
+            with self._inflight_lock:
+                self._inflight -= 1
+            if not channel.is_open:
+                return  # the broker redelivers what this channel held
+            if requeue is None:
+                channel.basic_ack(tag)
+            else:
+                channel.basic_nack(tag, requeue=requeue)
+
+        try:
+            connection.add_callback_threadsafe(settle)
+        except (pika.exceptions.AMQPError, OSError):
+            with self._inflight_lock:
+                self._inflight -= 1  # connection gone: the broker redelivers the message
+
+    def stop(self) -> None:
+        """Ask the loop to finish (safe from any thread or a signal handler)."""
+        self._stopping.set()

@@ -1,0 +1,1 @@
+"""WaveCom Notify's domain library: configuration, jobs, validation, store, broker, providers."""

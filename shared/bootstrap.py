@@ -1,0 +1,72 @@
+"""Wiring: builds the stores, publisher and providers from settings, in one place.
+
+The HTTP runner, the consumer loop, the Chalice app and the tests all get their
+dependencies from here. Nothing connects until first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from shared.broker import Publisher
+from shared.config import Settings
+from shared.mongo import connect
+from shared.providers import Provider, mock_providers
+from shared.retry import RetryPolicy
+from shared.store import JOBS, LOGS, JobStore, LogStore
+from shared.topology import Topology
+
+
+@dataclass
+class Deps:
+    """Everything a handler needs."""
+
+    settings: Settings
+    jobs: JobStore
+    logs: LogStore
+    publisher: Publisher
+    providers: dict[str, Provider]
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def ensure_indexes(self) -> None:
+        """Create the collections' indexes (idempotent; run at start-up)."""
+        self.jobs.ensure_indexes()
+        self.logs.ensure_indexes()
+
+    def close(self) -> None:
+        """Release connections."""
+        self.publisher.close()
+        self.jobs.client.close()
+
+
+def topology(settings: Settings) -> Topology:
+    """The queues of the stack these settings describe."""
+    return Topology(queue=settings.queue, delivery_limit=settings.delivery_limit)
+
+
+def build(settings: Settings, providers: dict[str, Provider] | None = None) -> Deps:
+    """Wire a fresh set of dependencies for `settings`."""
+    db = connect(settings.mongodb_uri, settings.mongodb_db)
+    return Deps(
+        settings=settings,
+        jobs=JobStore(db[JOBS]),
+        logs=LogStore(db[LOGS]),
+        publisher=Publisher(settings.rabbitmq_url, topology(settings)),
+        providers=providers
+        or mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed),
+        policy=RetryPolicy(base_ms=settings.retry_base_ms),
+    )
+
+
+_lock = threading.Lock()
+_deps: Deps | None = None
+
+
+def get_deps() -> Deps:
+    """The process-wide dependencies, built from the environment on first use."""
+    global _deps
+    with _lock:
+        if _deps is None:
+            _deps = build(Settings.from_env())
+        return _deps

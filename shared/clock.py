@@ -1,0 +1,19 @@
+"""UTC time at millisecond precision, as MongoDB stores it and the API prints it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def now() -> datetime:
+    """The current UTC time, truncated to milliseconds so it round-trips through MongoDB."""
+    t = datetime.now(UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def iso(t: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and `Z`, e.g. 2026-11-24T13:05:01.123Z."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"

@@ -1,0 +1,84 @@
+"""The notification job and its log entries, independent of how they are stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.clock import iso
+from shared.states import Event, Status
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated request to send one notification."""
+
+    type: str
+    recipient: str
+    message: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A notification job as the store holds it."""
+
+    id: str
+    type: str
+    recipient: str
+    message: str
+    metadata: dict[str, Any]
+    status: Status
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The job as the API returns it (the seed's field names)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "recipient": self.recipient,
+            "message": self.message,
+            "metadata": self.metadata,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "maxAttempts": self.max_attempts,
+            "lastError": self.last_error,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The fields a create answers with."""
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "maxAttempts": self.max_attempts,
+            "createdAt": iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One event in a job's timeline."""
+
+    id: str
+    job_id: str
+    event: Event
+    details: dict[str, Any]
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the API returns it."""
+        return {
+            "id": self.id,
+            "jobId": self.job_id,
+            "event": self.event.value,
+            "details": self.details,
+            "createdAt": iso(self.created_at),
+        }

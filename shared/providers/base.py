@@ -1,0 +1,38 @@
+"""The interface every delivery provider implements, mock and real alike."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a provider returns for an accepted message."""
+
+    provider: str
+    message_id: str
+
+
+class Provider(ABC):
+    """Sends one notification on one channel.
+
+    Raises TransientProviderError when a later try may succeed and PermanentProviderError when
+    none can. Error messages must not contain the recipient or the message body.
+    """
+
+    channel: str
+
+    @abstractmethod
+    def send(
+        self,
+        *,
+        job_id: str,
+        recipient: str,
+        message: str,
+        metadata: Mapping[str, Any],
+        attempt: int,
+    ) -> Receipt:
+        """Deliver `message` to `recipient`; `job_id` doubles as the idempotency key."""

@@ -1,0 +1,105 @@
+"""Mock providers: simulated latency and failures, and a record of what they delivered.
+
+Conventions a user can rely on (documented in the README):
+- a recipient the provider rejects fails at once, without retry: an email address whose local
+  part starts with `reject` (`reject@example.com`), an SMS number ending in `0000`, a push
+  token starting with `reject`;
+- `metadata.mockFailures = N` makes the first N attempts of that job fail transiently;
+- otherwise each attempt fails transiently with probability WAVECOM_MOCK_FAILURE_RATE; with
+  WAVECOM_MOCK_SEED set the outcome is a pure function of (seed, job id, attempt).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import clock
+from shared.errors import PermanentProviderError, TransientProviderError
+from shared.providers.base import Provider, Receipt
+
+
+def rejects(channel: str, recipient: str) -> bool:
+    """Whether the mock provider of `channel` permanently rejects `recipient`."""
+    if channel == "email":
+        return recipient.lower().startswith("reject")
+    if channel == "sms":
+        return recipient.endswith("0000")
+    return recipient.startswith("reject")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message the mock provider accepted."""
+
+    job_id: str
+    attempt: int
+    message_id: str
+    at: str
+
+
+class MockProvider(Provider):
+    """A provider that sleeps, sometimes fails, and remembers every delivery."""
+
+    def __init__(
+        self,
+        channel: str,
+        *,
+        latency_ms: int = 20,
+        failure_rate: float = 0.1,
+        seed: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.channel = channel
+        self.latency_ms = latency_ms
+        self.failure_rate = failure_rate
+        self.seed = seed
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.deliveries: list[Delivery] = []
+
+    def _unlucky(self, job_id: str, attempt: int) -> bool:
+        draw = random.random() if self.seed is None else random.Random(f"{self.seed}:{job_id}:{attempt}").random()
+        return draw < self.failure_rate
+
+    def send(
+        self,
+        *,
+        job_id: str,
+        recipient: str,
+        message: str,
+        metadata: Mapping[str, Any],
+        attempt: int,
+    ) -> Receipt:
+        """Simulate one delivery attempt."""
+        if self.latency_ms:
+            self._sleep(self.latency_ms / 1000)
+        if rejects(self.channel, recipient):
+            raise PermanentProviderError(f"mock {self.channel} provider rejected the recipient")
+        forced = metadata.get("mockFailures")
+        if isinstance(forced, int) and attempt <= forced:
+            raise TransientProviderError(f"mock {self.channel} provider unavailable (forced failure {attempt})")
+        if self._unlucky(job_id, attempt):
+            raise TransientProviderError(f"mock {self.channel} provider timed out")
+        receipt = Receipt(provider=f"mock-{self.channel}", message_id=uuid.uuid4().hex)
+        with self._lock:
+            self.deliveries.append(Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now())))
+        return receipt
+
+    def delivered(self, job_id: str) -> int:
+        """How many times this provider delivered `job_id`."""
+        with self._lock:
+            return sum(1 for d in self.deliveries if d.job_id == job_id)
+
+
+def mock_providers(latency_ms: int, failure_rate: float, seed: int | None = None) -> dict[str, Provider]:
+    """One mock provider per channel, sharing the same settings."""
+    return {
+        channel: MockProvider(channel, latency_ms=latency_ms, failure_rate=failure_rate, seed=seed)
+        for channel in ("email", "sms", "push")
+    }

@@ -1,0 +1,134 @@
+"""Validation of create requests, per channel; every problem names its field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from shared.errors import FieldError, ValidationFailed
+from shared.model import NewJob
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_METADATA_BYTES = 16 * 1024
+# Per-channel message limits: email in bytes (100 KB), SMS in characters, push in bytes (4 KB).
+EMAIL_MAX_BYTES = 100 * 1024
+SMS_MAX_CHARS = 1600
+PUSH_MAX_BYTES = 4 * 1024
+CHANNELS = ("email", "sms", "push")
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def recipient_problem(channel: str, recipient: str) -> str | None:
+    """Why `recipient` is not an address of `channel`, or None when it is one."""
+    if channel == "email":
+        try:
+            validate_email(recipient, check_deliverability=False)
+        except EmailNotValidError as e:
+            return f"must be a valid email address ({e})"
+        return None
+    if channel == "sms":
+        if not recipient.startswith("+"):
+            return "must be an E.164 phone number, e.g. +2348012345678"
+        try:
+            number = phonenumbers.parse(recipient, None)
+        except phonenumbers.NumberParseException:
+            return "must be an E.164 phone number, e.g. +2348012345678"
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 != recipient or not phonenumbers.is_possible_number(number):
+            return "must be an E.164 phone number, e.g. +2348012345678"
+        return None
+    if not recipient.strip():
+        return "must be a non-empty device token"
+    return None
+
+
+def message_problem(channel: str, message: str) -> str | None:
+    """Why `message` is too long (or empty) for `channel`, or None."""
+    if not message.strip():
+        return "must not be empty"
+    if channel == "email" and _utf8_len(message) > EMAIL_MAX_BYTES:
+        return f"must be at most {EMAIL_MAX_BYTES} bytes for email"
+    if channel == "sms" and len(message) > SMS_MAX_CHARS:
+        return f"must be at most {SMS_MAX_CHARS} characters for SMS"
+    if channel == "push" and _utf8_len(message) > PUSH_MAX_BYTES:
+        return f"must be at most {PUSH_MAX_BYTES} bytes for push"
+    return None
+
+
+class CreateNotification(BaseModel):
+    """The body of `POST /api/notifications` (shapes only; channel rules follow)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["email", "sms", "push"]
+    recipient: StrictStr = Field(min_length=1, max_length=512)
+    message: StrictStr
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+_MESSAGES = {
+    "literal_error": "must be one of: " + ", ".join(CHANNELS),
+    "missing": "is required",
+    "string_type": "must be a string",
+    "dict_type": "must be a JSON object",
+}
+
+
+def _shape_errors(error: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            ".".join(str(part) for part in item["loc"]) or "body",
+            _MESSAGES.get(item["type"], item["msg"]),
+        )
+        for item in error.errors()
+    ]
+
+
+def _channel_errors(payload: dict[str, Any]) -> list[FieldError]:
+    channel, recipient, message = payload.get("type"), payload.get("recipient"), payload.get("message")
+    if channel not in CHANNELS:
+        return []
+    errors: list[FieldError] = []
+    if isinstance(recipient, str) and recipient and (why := recipient_problem(channel, recipient)):
+        errors.append(FieldError("recipient", why))
+    if isinstance(message, str) and (why := message_problem(channel, message)):
+        errors.append(FieldError("message", why))
+    metadata = payload.get("metadata")
+    if isinstance(metadata, dict) and _utf8_len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
+        errors.append(FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON"))
+    return errors
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Decode a request body as JSON, or raise ValidationFailed naming `body`."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationFailed([FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")])
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValidationFailed(
+            [FieldError("body", f"is not valid JSON ({e})")], "The body is not valid JSON."
+        ) from None
+
+
+def validate_create(payload: Any) -> NewJob:
+    """Turn a decoded JSON body into a NewJob, or raise ValidationFailed listing every bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object")])
+    errors = _channel_errors(payload)
+    try:
+        req = CreateNotification.model_validate(payload)
+    except ValidationError as e:
+        shape = _shape_errors(e)
+        reported = {f.field for f in shape}
+        raise ValidationFailed(shape + [f for f in errors if f.field not in reported]) from None
+    if errors:
+        raise ValidationFailed(errors)
+    return NewJob(type=req.type, recipient=req.recipient, message=req.message, metadata=req.metadata)
