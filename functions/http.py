@@ -62,3 +62,9 @@ def problem(
     if errors is not None:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
     return Response(status, json.dumps(body).encode(), {"Content-Type": PROBLEM_JSON, **(headers or {})})
+
+
+def is_json(request: Request) -> bool:
+    """Whether the request declares a JSON body (`application/json` or a `+json` type)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == JSON or (media.startswith("application/") and media.endswith("+json"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
-import sys
 from types import FrameType
 
 from neosqlite.options import JournalMode
@@ -14,7 +14,10 @@ from nx_27017.daemon import run_server_sync
 
 
 def _exit(signum: int, frame: FrameType | None) -> None:
-    sys.exit(0)
+    # Every acknowledged write is already committed to SQLite; leave without unwinding the
+    # server's event loop, which only prints cancelled-task noise.
+    logging.shutdown()
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:

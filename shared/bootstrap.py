@@ -70,3 +70,10 @@ def get_deps() -> Deps:
         if _deps is None:
             _deps = build(Settings.from_env())
         return _deps
+
+
+def override(deps: Deps | None) -> None:
+    """Make `get_deps()` return `deps` (tests, embedding); None goes back to the environment."""
+    global _deps
+    with _lock:
+        _deps = deps

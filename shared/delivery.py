@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from shared.bootstrap import Deps
 from shared.clock import iso, now
-from shared.errors import PermanentProviderError, ProviderError
+from shared.errors import PermanentProviderError, ProviderError, TransientProviderError
 from shared.masking import mask_recipient
 from shared.model import Job
 from shared.states import Event, Status
@@ -43,6 +43,11 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
         )
     except ProviderError as e:
         return _after_failure(deps, job, e, fields)
+    except Exception as e:  # noqa: BLE001 - a provider adapter broke its contract
+        # Counted as a failed attempt, so the job's own budget bounds it and it ends `failed`
+        # instead of sitting claimed; the message names only the exception's type.
+        log.exception("provider raised an unexpected error", extra=fields)
+        return _after_failure(deps, job, TransientProviderError(f"unexpected provider error ({type(e).__name__})"), fields)
     deps.jobs.move(job_id, Status.SENT)
     deps.logs.add(
         job_id, Event.SENT, {"attempt": job.attempts, "provider": receipt.provider, "providerMessageId": receipt.message_id}

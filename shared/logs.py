@@ -20,4 +20,6 @@ def configure(level: str = "INFO") -> None:
     handler._wavecom = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs every failed connection attempt at ERROR with a trace; our adapters log one
+    # warning line instead.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

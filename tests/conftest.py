@@ -1,0 +1,177 @@
+"""Fixtures shared by every test group: the real store, the real broker, isolated per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pika
+import pytest
+
+from local import embedded_store, rabbit
+from local.consumer import Consumer
+from local.wsgi import make_app
+from shared.bootstrap import Deps, build
+from shared.config import Settings
+from shared.providers.mock import MockProvider
+
+T = TypeVar("T")
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", Settings.rabbitmq_url)
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def store_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded MongoDB-wire store, started once for the session on a free port."""
+    proc, uri = embedded_store.start(tmp_path_factory.mktemp("store"))
+    yield uri
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """The real RabbitMQ on this machine (started if installed and down)."""
+    rabbit.ensure(RABBITMQ_URL)
+    return RABBITMQ_URL
+
+
+def delete_queues(url: str, names: list[str]) -> None:
+    """Delete queues a test declared (missing ones are fine)."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        for name in names:
+            channel = connection.channel()
+            try:
+                channel.queue_delete(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                pass
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def settings(store_uri: str, broker_url: str) -> Settings:
+    """Settings of a stack of this test's own: its own database and queue names."""
+    return Settings(
+        mongodb_uri=store_uri,
+        mongodb_uri_set=True,
+        mongodb_db=unique("test").replace("-", "_"),
+        rabbitmq_url=broker_url,
+        queue=unique("test-jobs"),
+        retry_base_ms=200,
+        mock_latency_ms=0,
+        mock_failure_rate=0.0,
+        mock_seed=7,
+        prefetch=10,
+    )
+
+
+@pytest.fixture
+def make_deps(settings: Settings, broker_url: str) -> Iterator[Callable[..., Deps]]:
+    """Build dependencies (overrides allowed); everything built is cleaned up after the test."""
+    built: list[Deps] = []
+
+    def make(**overrides: Any) -> Deps:
+        deps = build(settings.with_overrides(**overrides) if overrides else settings)
+        deps.ensure_indexes()
+        built.append(deps)
+        return deps
+
+    yield make
+    for deps in built:
+        s = deps.settings
+        deps.jobs.client.drop_database(s.mongodb_db)
+        delays = [s.retry_base_ms * n for n in range(1, s.max_attempts + 2)]
+        topo = deps.publisher.topology
+        delete_queues(broker_url, [topo.queue, topo.dead, *(topo.delay(d) for d in delays)])
+        deps.close()
+
+
+@pytest.fixture
+def deps(make_deps: Callable[..., Deps]) -> Deps:
+    """Dependencies of this test's stack."""
+    return make_deps()
+
+
+@pytest.fixture
+def api(deps: Deps) -> Iterator[httpx.Client]:
+    """An HTTP client for the route table behind the WSGI adapter (no sockets)."""
+    transport = httpx.WSGITransport(app=make_app(lambda: deps))
+    with httpx.Client(transport=transport, base_url="http://wavecom.test") as client:
+        yield client
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[[Deps], Consumer]]:
+    """Start consumer loops in threads; each is stopped and joined after the test."""
+    running: list[tuple[Consumer, threading.Thread]] = []
+
+    def start(deps: Deps) -> Consumer:
+        consumer = Consumer(deps)
+        thread = threading.Thread(target=consumer.run, name="consumer", daemon=True)
+        thread.start()
+        wait_for(consumer.ready.is_set, what="the worker to consume")
+        running.append((consumer, thread))
+        return consumer
+
+    yield start
+    for consumer, thread in running:
+        consumer.stop()
+        thread.join(timeout=20)
+
+
+@pytest.fixture
+def worker(deps: Deps, start_worker: Callable[[Deps], Consumer]) -> Consumer:
+    """A worker consuming this test's queue."""
+    return start_worker(deps)
+
+
+def provider(deps: Deps, channel: str) -> MockProvider:
+    """The mock provider of a channel (to count deliveries)."""
+    p = deps.providers[channel]
+    assert isinstance(p, MockProvider)
+    return p
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests keep files a person may want to look at (screenshots)."""
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def quiet_pika() -> None:
+    """pika logs each refused connection with a trace; the tests that cause them expect them."""
+    import logging
+
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

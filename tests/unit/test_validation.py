@@ -1,0 +1,113 @@
+"""Validation of create requests, per channel."""
+
+import pytest
+
+from shared.errors import ValidationFailed
+from shared.validation import (
+    EMAIL_MAX_BYTES,
+    MAX_METADATA_BYTES,
+    PUSH_MAX_BYTES,
+    SMS_MAX_CHARS,
+    parse_json_body,
+    validate_create,
+)
+
+
+def make_body(**overrides):
+    body = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456"}
+    body.update(overrides)
+    return body
+
+
+def fields_of(payload):
+    with pytest.raises(ValidationFailed) as info:
+        validate_create(payload)
+    return {e.field: e.message for e in info.value.errors}
+
+
+def test_a_valid_sms_becomes_a_new_job():
+    job = validate_create(make_body(metadata={"ref": "A1"}))
+    assert (job.type, job.recipient, job.metadata) == ("sms", "+2348012345678", {"ref": "A1"})
+
+
+def test_metadata_defaults_to_an_empty_object():
+    assert validate_create(make_body()).metadata == {}
+
+
+def test_an_unknown_type_names_the_type_field():
+    assert "must be one of" in fields_of(make_body(type="fax"))["type"]
+
+
+def test_missing_fields_are_each_named():
+    assert set(fields_of({})) == {"type", "recipient", "message"}
+
+
+@pytest.mark.parametrize("number", ["08012345678", "+0123", "+234 801 234 5678", "+1", "hello"])
+def test_sms_needs_an_e164_number(number):
+    assert "E.164" in fields_of(make_body(recipient=number))["recipient"]
+
+
+@pytest.mark.parametrize("address", ["alice", "alice@", "@example.com", "a@b", "a b@example.com"])
+def test_email_needs_a_valid_address(address):
+    assert "email" in fields_of(make_body(type="email", recipient=address))["recipient"]
+
+
+def test_a_valid_email_is_accepted():
+    assert validate_create(make_body(type="email", recipient="alice@example.com")).type == "email"
+
+
+def test_push_needs_a_non_empty_token():
+    assert "token" in fields_of(make_body(type="push", recipient="   "))["recipient"]
+
+
+@pytest.mark.parametrize(
+    "channel,recipient,ok,too_long",
+    [
+        ("sms", "+2348012345678", "x" * SMS_MAX_CHARS, "x" * (SMS_MAX_CHARS + 1)),
+        ("email", "a@example.com", "x" * EMAIL_MAX_BYTES, "x" * (EMAIL_MAX_BYTES + 1)),
+        ("push", "token-1", "x" * PUSH_MAX_BYTES, "x" * (PUSH_MAX_BYTES + 1)),
+    ],
+)
+def test_each_channel_has_its_message_limit(channel, recipient, ok, too_long):
+    validate_create(make_body(type=channel, recipient=recipient, message=ok))
+    assert "at most" in fields_of(make_body(type=channel, recipient=recipient, message=too_long))["message"]
+
+
+def test_push_and_email_limits_count_bytes_not_characters():
+    emoji = "\U0001f600" * (PUSH_MAX_BYTES // 4 + 1)  # 4 bytes each
+    assert "bytes" in fields_of(make_body(type="push", recipient="t", message=emoji))["message"]
+
+
+def test_an_empty_message_is_refused():
+    assert fields_of(make_body(message="  "))["message"] == "must not be empty"
+
+
+def test_metadata_must_be_an_object_of_bounded_size():
+    assert fields_of(make_body(metadata=[1, 2]))["metadata"] == "must be a JSON object"
+    big = {"k": "v" * MAX_METADATA_BYTES}
+    assert "at most" in fields_of(make_body(metadata=big))["metadata"]
+
+
+def test_an_operator_object_as_recipient_is_refused():
+    assert fields_of(make_body(recipient={"$ne": None}))["recipient"] == "must be a string"
+
+
+def test_shape_and_channel_problems_are_reported_together():
+    errors = fields_of(make_body(type="email", recipient="nope", message="", metadata=[]))
+    assert set(errors) == {"recipient", "message", "metadata"}
+
+
+def test_a_body_that_is_not_an_object_is_refused():
+    assert fields_of([1, 2]) == {"body": "must be a JSON object"}
+
+
+def test_malformed_json_names_the_body():
+    with pytest.raises(ValidationFailed) as info:
+        parse_json_body(b'{"type": ')
+    assert info.value.errors[0].field == "body"
+
+
+def test_error_messages_never_echo_the_message_body():
+    secret = "OTP 998877"
+    errors = fields_of(make_body(recipient="bad", message=secret))
+    assert all(secret not in m for m in errors.values())
