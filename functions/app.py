@@ -6,8 +6,8 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice
-from chalice import Response as ChaliceResponse
+from chalice.app import Chalice
+from chalice.app import Response as ChaliceResponse
 
 from functions import dispatch
 from functions.http import Request
@@ -23,14 +23,15 @@ def _view(route: Route) -> Callable[..., ChaliceResponse]:
     def view(**params: str) -> ChaliceResponse:
         current = app.current_request
         assert current is not None
-        query = current.query_params or {}
+        query: Any = current.query_params or {}
+        raw = current.raw_body or b""
         request = Request(
             method=current.method,
             path=current.context.get("path", route.path),
             params=params,
-            query={k: list(query.getlist(k)) if hasattr(query, "getlist") else [query[k]] for k in query},
+            query={k: list(query.getlist(k)) for k in query},
             headers={k.lower(): v for k, v in current.headers.items()},
-            body=current.raw_body or b"",
+            body=raw.encode() if isinstance(raw, str) else raw,
         )
         response = invoke(route.handler, request, get_deps())
         return ChaliceResponse(body=response.body.decode(), status_code=response.status, headers=dict(response.headers))

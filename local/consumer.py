@@ -114,7 +114,7 @@ class Consumer:
             log.warning("outcome not stored; message returned", extra={"error": str(e)})
             time.sleep(0.5)
             requeue = True
-        except Exception:  # noqa: BLE001 - keep the worker alive; the delivery limit dead-letters a bug
+        except Exception:  # keep the worker alive; the delivery limit dead-letters a bug
             log.exception("handler raised; message returned for a bounded number of redeliveries")
             requeue = True
         self._settle(connection, channel, tag, requeue)

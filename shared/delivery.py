@@ -43,7 +43,7 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
         )
     except ProviderError as e:
         return _after_failure(deps, job, e, fields)
-    except Exception as e:  # noqa: BLE001 - a provider adapter broke its contract
+    except Exception as e:  # a provider adapter broke its contract
         # Counted as a failed attempt, so the job's own budget bounds it and it ends `failed`
         # instead of sitting claimed; the message names only the exception's type.
         log.exception("provider raised an unexpected error", extra=fields)

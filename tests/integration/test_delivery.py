@@ -1,7 +1,5 @@
 """Jobs flow create -> queue -> dispatch -> outcome on the real broker and store."""
 
-from datetime import datetime
-
 import pytest
 
 from shared.errors import BrokerUnavailable
@@ -26,10 +24,6 @@ def final(deps, job_id, status, timeout=15.0):
 
 def events(deps, job_id):
     return [e.event.value for e in deps.logs.for_job(job_id)]
-
-
-def parse(ts):
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 def test_a_job_is_sent_once(deps, start_worker):
