@@ -15,6 +15,8 @@ run: $(STAMP)
 	$(VENV)/bin/wavecom up
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check shared functions local tests
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
 
 lint: $(STAMP)
