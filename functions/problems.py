@@ -25,7 +25,8 @@ def problem_for(error: Exception) -> Response:
     if isinstance(error, JobNotFound):
         return problem(404, "No notification has this id.", slug="not-found")
     if isinstance(error, IllegalTransition):
-        return problem(409, str(error), slug="illegal-transition")
+        return problem(409, f"The notification is {error.current} and cannot be {error.target}.",
+                       slug="illegal-transition")
     if isinstance(error, StoreUnavailable | BrokerUnavailable):
         return problem(503, "A backing service is unavailable; try again shortly.", slug="unavailable",
                        headers={"Retry-After": "5"})

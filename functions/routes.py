@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from functions import create, get, health, logs
+from functions import cancel, create, get, health, logs, retry
 from functions import list as list_jobs
 from functions.http import Request, Response, problem
 from functions.problems import problem_for
@@ -35,6 +35,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/notifications", list_jobs.handle, "list"),
     Route("GET", "/api/notifications/{id}", get.handle, "get"),
     Route("GET", "/api/notifications/{id}/logs", logs.handle, "logs"),
+    Route("POST", "/api/notifications/{id}/retry", retry.handle, "retry"),
+    Route("POST", "/api/notifications/{id}/cancel", cancel.handle, "cancel"),
     Route("GET", "/health", health.handle, "health"),
 )
 _COMPILED = [(route, route.pattern) for route in ROUTES]

@@ -6,6 +6,8 @@ import argparse
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -39,21 +41,43 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Consume the queue and deliver jobs."""
+    """Consume the queue and deliver jobs; sweep the outbox alongside."""
     from local.consumer import Consumer
+    from shared.outbox import Sweeper
 
     deps = build(settings)
     _prepare_store(deps)
-    consumer = Consumer(deps)
+    consumer, sweeper = Consumer(deps), Sweeper(deps)
+    _stop_on_signals(consumer.stop, sweeper.stop)
+    sweeping = threading.Thread(target=sweeper.run, name="sweeper", daemon=True)
+    sweeping.start()
+    consumer.run()
+    sweeper.stop()
+    sweeping.join(timeout=10)
+    deps.close()
+    return 0
 
+
+def cmd_sweeper(args: argparse.Namespace, settings: Settings) -> int:
+    """Sweep the outbox alone (publish stranded `pending` jobs, take back expired leases)."""
+    from shared.outbox import Sweeper
+
+    deps = build(settings)
+    _prepare_store(deps)
+    sweeper = Sweeper(deps)
+    _stop_on_signals(sweeper.stop)
+    sweeper.run()
+    deps.close()
+    return 0
+
+
+def _stop_on_signals(*stops: Callable[[], None]) -> None:
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        consumer.stop()
+        for stop in stops:
+            stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    consumer.run()
-    deps.close()
-    return 0
 
 
 def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="run store (if MONGODB_URI is unset), worker and API").set_defaults(func=cmd_up)
     sub.add_parser("api", help="serve the HTTP API on WAVECOM_HOST:WAVECOM_PORT").set_defaults(func=cmd_api)
     sub.add_parser("worker", help="consume the queue and deliver notifications").set_defaults(func=cmd_worker)
+    sub.add_parser("sweeper", help="publish stranded jobs and take back expired leases").set_defaults(func=cmd_sweeper)
     store = sub.add_parser("store", help="serve the embedded MongoDB-wire store alone")
     store.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     store.add_argument("--data-dir", default="", help="where its files live (default: WAVECOM_DATA_DIR)")

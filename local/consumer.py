@@ -21,7 +21,8 @@ from pika.spec import Basic, BasicProperties
 from functions import dispatch
 from shared.bootstrap import Deps
 from shared.broker import declare, parameters
-from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable
+from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable, WavecomError
+from shared.states import Event
 
 log = logging.getLogger("wavecom.worker")
 
@@ -104,20 +105,39 @@ class Consumer:
             outcome = dispatch.handle(body, self.deps)
             log.debug("message handled", extra={"outcome": outcome.value})
         except PoisonMessage as e:
-            try:
-                self.deps.publisher.dead_letter(body, str(e), headers=properties.headers)
-                log.warning("poison message dead-lettered", extra={"reason": str(e)})
-            except BrokerUnavailable:
-                requeue = True
+            requeue = self._dead_letter(body, str(e), properties)
         except (StoreUnavailable, BrokerUnavailable) as e:
             # The outcome is not stored: give the message back and let the broker redeliver it.
             log.warning("outcome not stored; message returned", extra={"error": str(e)})
             time.sleep(0.5)
             requeue = True
-        except Exception:  # keep the worker alive; the delivery limit dead-letters a bug
-            log.exception("handler raised; message returned for a bounded number of redeliveries")
-            requeue = True
+        except Exception as e:  # keep the worker alive; a bug is dead-lettered after bounded tries
+            log.exception("handler raised")
+            deliveries = int((properties.headers or {}).get("x-delivery-count", 0)) + 1
+            if deliveries >= self.deps.settings.delivery_limit:
+                requeue = self._dead_letter(body, f"handler error ({type(e).__name__}) after {deliveries} deliveries",
+                                            properties)
+            else:
+                requeue = True
         self._settle(connection, channel, tag, requeue)
+
+    def _dead_letter(self, body: bytes, reason: str, properties: BasicProperties) -> bool | None:
+        """Move a message to the dead-letter queue and note it in its job's log, if it has one.
+
+        Returns None (ack) once moved, True (requeue) when the broker could not take it.
+        """
+        try:
+            self.deps.publisher.dead_letter(body, reason, headers=properties.headers)
+        except BrokerUnavailable:
+            return True
+        log.warning("message dead-lettered", extra={"reason": reason})
+        try:
+            job_id = dispatch.job_id_of(body)
+            self.deps.jobs.get(job_id)
+            self.deps.logs.add(job_id, Event.DEAD_LETTERED, {"reason": reason, "queue": self.deps.publisher.topology.dead})
+        except WavecomError:
+            pass  # no job to note it on (not JSON, no such job) or the store is away
+        return None
 
     def _settle(
         self, connection: pika.BlockingConnection, channel: BlockingChannel, tag: int, requeue: bool | None

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s store %(message)s")
+    # ERROR, not WARNING: its warnings print whole queries, which may hold recipients.
+    logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s store %(message)s")
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
     run_server_sync(

@@ -6,7 +6,10 @@ dependencies from here. Nothing connects until first use.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import uuid
 from dataclasses import dataclass, field
 
 from shared.broker import Publisher
@@ -28,6 +31,8 @@ class Deps:
     publisher: Publisher
     providers: dict[str, Provider]
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # Who holds a lease: unique per process (and per Deps, so tests can run two "workers").
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 
     def ensure_indexes(self) -> None:
         """Create the collections' indexes (idempotent; run at start-up)."""
@@ -47,14 +52,14 @@ def topology(settings: Settings) -> Topology:
 
 def build(settings: Settings, providers: dict[str, Provider] | None = None) -> Deps:
     """Wire a fresh set of dependencies for `settings`."""
-    db = connect(settings.mongodb_uri, settings.mongodb_db)
+    db = connect(settings.mongodb_uri, settings.mongodb_db, timeout_ms=settings.store_timeout_ms)
     return Deps(
         settings=settings,
         jobs=JobStore(db[JOBS]),
         logs=LogStore(db[LOGS]),
         publisher=Publisher(settings.rabbitmq_url, topology(settings)),
         providers=providers
-        or mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed),
+        or mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed, settings.mock_ledger),
         policy=RetryPolicy(base_ms=settings.retry_base_ms),
     )
 

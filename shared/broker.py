@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import pika
@@ -48,10 +49,16 @@ class Publisher:
     because a pika connection is not thread-safe.
     """
 
+    # After a failed connection, callers are told at once that the broker is away for this
+    # long instead of each waiting on a connect: the API keeps answering quickly (jobs stay
+    # `pending` and the sweeper queues them) while RabbitMQ is down or unreachable.
+    RETRY_CONNECT_AFTER_S = 1.0
+
     def __init__(self, url: str, topology: Topology) -> None:
         self._url = url
         self.topology = topology
         self._lock = threading.Lock()
+        self._down_until = 0.0
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._declared: set[str] = set()
@@ -94,9 +101,15 @@ class Publisher:
         if self._channel is not None and self._channel.is_open:
             return self._channel
         self._reset()
+        if time.monotonic() < self._down_until:
+            raise BrokerUnavailable("RabbitMQ was unreachable a moment ago")
         # No heartbeats: this connection only speaks when it publishes, and a dead one is
         # noticed by the failing publish and replaced.
-        self._connection = pika.BlockingConnection(parameters(self._url, heartbeat=0))
+        try:
+            self._connection = pika.BlockingConnection(parameters(self._url, heartbeat=0))
+        except (pika.exceptions.AMQPError, OSError):
+            self._down_until = time.monotonic() + self.RETRY_CONNECT_AFTER_S
+            raise
         channel = self._connection.channel()
         channel.confirm_delivery()
         declare(channel, self.topology)

@@ -17,3 +17,9 @@ def iso(t: datetime) -> str:
         t = t.replace(tzinfo=UTC)
     t = t.astimezone(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def epoch_ms() -> int:
+    """Milliseconds since the epoch: lease expiries are stored as these integers (portable
+    arithmetic and comparison on every store)."""
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -44,6 +44,7 @@ class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_uri_set: bool = False
     mongodb_db: str = "wavecom"
+    store_timeout_ms: int = 5000
     data_dir: Path = Path(".wavecom")
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     queue: str = "notification-jobs"
@@ -57,6 +58,9 @@ class Settings:
     mock_failure_rate: float = 0.1
     mock_seed: int | None = None
     delivery_limit: int = 5
+    sweep_interval_ms: int = 1000
+    outbox_grace_ms: int = 5000
+    mock_ledger: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +72,7 @@ class Settings:
             mongodb_uri=uri or cls.mongodb_uri,
             mongodb_uri_set=bool(uri),
             mongodb_db=env.get("MONGODB_DB") or cls.mongodb_db,
+            store_timeout_ms=_int(env, "WAVECOM_STORE_TIMEOUT_MS", cls.store_timeout_ms, minimum=100),
             data_dir=Path(env.get("WAVECOM_DATA_DIR") or cls.data_dir),
             rabbitmq_url=env.get("RABBITMQ_URL") or cls.rabbitmq_url,
             queue=env.get("WAVECOM_QUEUE") or cls.queue,
@@ -81,6 +86,9 @@ class Settings:
             mock_failure_rate=_float(env, "WAVECOM_MOCK_FAILURE_RATE", cls.mock_failure_rate, 0, 1),
             mock_seed=None if seed in (None, "") else _int(env, "WAVECOM_MOCK_SEED", 0),
             delivery_limit=_int(env, "WAVECOM_DELIVERY_LIMIT", cls.delivery_limit, minimum=1),
+            sweep_interval_ms=_int(env, "WAVECOM_SWEEP_INTERVAL_MS", cls.sweep_interval_ms, minimum=10),
+            outbox_grace_ms=_int(env, "WAVECOM_OUTBOX_GRACE_MS", cls.outbox_grace_ms, minimum=0),
+            mock_ledger=Path(env["WAVECOM_MOCK_LEDGER"]) if env.get("WAVECOM_MOCK_LEDGER") else None,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -1,19 +1,40 @@
-"""Delivering a job: claim it, call its provider, store the outcome."""
+"""Delivering a job: claim it under a lease, call its provider, store the outcome."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from shared.bootstrap import Deps
 from shared.clock import iso, now
-from shared.errors import PermanentProviderError, ProviderError, TransientProviderError
+from shared.errors import PermanentProviderError, ProviderError, StoreUnavailable, TransientProviderError
 from shared.masking import mask_recipient
 from shared.model import Job
-from shared.states import Event, Status
+from shared.states import TERMINAL, Event, Status
 
 log = logging.getLogger("wavecom.delivery")
+T = TypeVar("T")
+
+
+def _stored(deps: Deps, write: Callable[[], T]) -> T:
+    """Run an outcome write, retrying a store outage for most of the lease.
+
+    The provider has already acted: giving up at once would let the lease expire and the job
+    be sent again. Past the lease the write is abandoned (the error propagates, the message
+    is returned) and the sweeper's lease expiry takes over.
+    """
+    retrying = Retrying(
+        retry=retry_if_exception_type(StoreUnavailable),
+        stop=stop_after_delay(deps.settings.lease_ms * 0.8 / 1000),
+        wait=wait_exponential(multiplier=0.05, max=2),
+        reraise=True,
+    )
+    return retrying(write)
 
 
 class Outcome(StrEnum):
@@ -23,6 +44,7 @@ class Outcome(StrEnum):
     RETRY_SCHEDULED = "retry_scheduled"
     FAILED = "failed"
     SKIPPED = "skipped"
+    LOST_LEASE = "lost_lease"
 
 
 def deliver(deps: Deps, job_id: str) -> Outcome:
@@ -30,12 +52,10 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
 
     Raises JobNotFound for a message about no job; the caller dead-letters it.
     """
-    job = deps.jobs.move(job_id, Status.SENDING, inc={"attempts": 1})
+    job = deps.jobs.claim(job_id, deps.instance, deps.settings.lease_ms)
     if job is None:
-        current = deps.jobs.get(job_id)
-        log.info("message skipped", extra={"job_id": job_id, "status": current.status.value})
-        return Outcome.SKIPPED
-    deps.logs.add(job_id, Event.SENDING, {"attempt": job.attempts})
+        return _not_claimed(deps, job_id)
+    deps.logs.add(job_id, Event.SENDING, {"attempt": job.attempts, "worker": deps.instance})
     fields = {"job_id": job_id, "type": job.type, "recipient": mask_recipient(job.recipient), "attempt": job.attempts}
     try:
         receipt = deps.providers[job.type].send(
@@ -43,25 +63,46 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
         )
     except ProviderError as e:
         return _after_failure(deps, job, e, fields)
-    except Exception as e:  # a provider adapter broke its contract
-        # Counted as a failed attempt, so the job's own budget bounds it and it ends `failed`
-        # instead of sitting claimed; the message names only the exception's type.
+    except Exception as e:
+        # A provider adapter broke its contract. Counted as a failed attempt, so the job's own
+        # budget bounds it and it ends `failed` instead of sitting claimed; the message names
+        # only the exception's type.
         log.exception("provider raised an unexpected error", extra=fields)
-        return _after_failure(deps, job, TransientProviderError(f"unexpected provider error ({type(e).__name__})"), fields)
-    deps.jobs.move(job_id, Status.SENT)
-    deps.logs.add(
-        job_id, Event.SENT, {"attempt": job.attempts, "provider": receipt.provider, "providerMessageId": receipt.message_id}
-    )
+        error = TransientProviderError(f"unexpected provider error ({type(e).__name__})")
+        return _after_failure(deps, job, error, fields)
+    if _stored(deps, lambda: deps.jobs.finish(job_id, deps.instance, Status.SENT)) is None:
+        return _lost_lease(deps, job, fields)
+    details = {"attempt": job.attempts, "provider": receipt.provider, "providerMessageId": receipt.message_id}
+    _stored(deps, lambda: deps.logs.add(job_id, Event.SENT, details))
     log.info("job sent", extra=fields)
     return Outcome.SENT
 
 
-def _after_failure(deps: Deps, job: Job, error: ProviderError, fields: dict[str, object]) -> Outcome:
+def _not_claimed(deps: Deps, job_id: str) -> Outcome:
+    # A duplicate message: the job is finished, or another worker holds it under a live lease
+    # (requeueing would spin; if that worker dies, the sweeper takes the job back).
+    current = deps.jobs.get(job_id)
+    reason = "finished" if current.status in TERMINAL else "held by another worker"
+    deps.logs.add(job_id, Event.DUPLICATE_SKIPPED, {"status": current.status.value, "reason": reason})
+    log.info("duplicate message skipped", extra={"job_id": job_id, "status": current.status.value})
+    return Outcome.SKIPPED
+
+
+def _lost_lease(deps: Deps, job: Job, fields: dict[str, Any]) -> Outcome:
+    # The lease ran out while the provider was working and the job was taken back; whoever
+    # holds it now decides its outcome. The log shows this attempt went out.
+    deps.logs.add(job.id, Event.LEASE_EXPIRED, {"attempt": job.attempts, "worker": deps.instance, "late": True})
+    log.warning("outcome not stored: the lease had expired", extra=fields)
+    return Outcome.LOST_LEASE
+
+
+def _after_failure(deps: Deps, job: Job, error: ProviderError, fields: dict[str, Any]) -> Outcome:
     decision = deps.policy.decide(error, job.attempts, job.max_attempts)
     reason = str(error)
     if decision.retry:
+        if _stored(deps, lambda: deps.jobs.finish(job.id, deps.instance, Status.RETRYING, {"lastError": reason})) is None:
+            return _lost_lease(deps, job, fields)
         retry_at = iso(now() + timedelta(milliseconds=decision.delay_ms))
-        deps.jobs.move(job.id, Status.RETRYING, fields={"lastError": reason})
         deps.logs.add(
             job.id,
             Event.RETRY_SCHEDULED,
@@ -72,7 +113,8 @@ def _after_failure(deps: Deps, job: Job, error: ProviderError, fields: dict[str,
         deps.publisher.publish_job(job.id, delay_ms=decision.delay_ms)
         log.info("retry scheduled", extra={**fields, "delay_ms": decision.delay_ms, "error": reason})
         return Outcome.RETRY_SCHEDULED
-    deps.jobs.move(job.id, Status.FAILED, fields={"lastError": reason})
+    if _stored(deps, lambda: deps.jobs.finish(job.id, deps.instance, Status.FAILED, {"lastError": reason})) is None:
+        return _lost_lease(deps, job, fields)
     permanent = isinstance(error, PermanentProviderError)
     deps.logs.add(job.id, Event.FAILED, {"attempt": job.attempts, "error": reason, "permanent": permanent})
     log.warning("job failed", extra={**fields, "error": reason, "permanent": permanent})

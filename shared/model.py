@@ -35,6 +35,7 @@ class Job:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    budget: int = 0  # the attempt budget it was created with; a manual retry adds it again
 
     def to_json(self) -> dict[str, Any]:
         """The job as the API returns it (the seed's field names)."""

@@ -25,6 +25,8 @@ def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[dict[str
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        # A store that hangs (rather than refuses) must not hang a request forever.
+        socketTimeoutMS=timeout_ms * 6,
         retryWrites=True,
     )
     return client.get_database(db_name, write_concern=WRITE_CONCERN)

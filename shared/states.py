@@ -37,28 +37,21 @@ class Event(StrEnum):
 
 # Allowed moves. A claim (-> sending) accepts `pending` because the worker can receive the
 # message before the API has marked the job `queued`, and `retrying` because the delayed
-# message of a retry comes back to a job still in that status.
+# message of a retry comes back to a job still in that status. `sending -> pending` is a lease
+# that expired (the worker died mid-send): the outbox publishes the job again. `failed ->
+# pending` is a manual retry. A job that is not being sent can be cancelled.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.QUEUED, Status.SENDING}),
-    Status.QUEUED: frozenset({Status.SENDING}),
-    Status.SENDING: frozenset({Status.SENT, Status.RETRYING, Status.FAILED}),
-    Status.RETRYING: frozenset({Status.QUEUED, Status.SENDING}),
+    Status.PENDING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED}),
+    Status.SENDING: frozenset({Status.SENT, Status.RETRYING, Status.FAILED, Status.PENDING}),
+    Status.RETRYING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED}),
     Status.SENT: frozenset(),
-    Status.FAILED: frozenset(),
+    Status.FAILED: frozenset({Status.PENDING}),
     Status.CANCELLED: frozenset(),
 }
 
-TERMINAL: frozenset[Status] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
-
-# The event each status change writes to the job's log.
-EVENT_FOR: dict[Status, Event] = {
-    Status.QUEUED: Event.QUEUED,
-    Status.SENDING: Event.SENDING,
-    Status.SENT: Event.SENT,
-    Status.RETRYING: Event.RETRY_SCHEDULED,
-    Status.FAILED: Event.FAILED,
-    Status.CANCELLED: Event.CANCELLED,
-}
+# No delivery moves a job out of these; a message that finds one is a duplicate.
+TERMINAL: frozenset[Status] = frozenset({Status.SENT, Status.FAILED, Status.CANCELLED})
 
 
 def sources_of(target: Status) -> frozenset[Status]:

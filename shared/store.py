@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -13,7 +15,7 @@ from shared import clock
 from shared.errors import JobNotFound
 from shared.model import Job, LogEntry, NewJob
 from shared.mongo import translated
-from shared.states import Event, Status, sources_of
+from shared.states import Event, Status, check_move, sources_of
 
 Doc = dict[str, Any]
 JOBS = "notificationjobs"
@@ -47,6 +49,7 @@ def _job(doc: Doc) -> Job:
         status=Status(doc["status"]),
         attempts=int(doc.get("attempts", 0)),
         max_attempts=int(doc["maxAttempts"]),
+        budget=int(doc.get("attemptBudget") or doc["maxAttempts"]),
         last_error=doc.get("lastError"),
         created_at=doc["createdAt"],
         updated_at=doc["updatedAt"],
@@ -67,6 +70,7 @@ class JobStore:
             # tie-break; the embedded store rejects inserts once `_id` is in a compound index.)
             self._c.create_index([("createdAt", DESCENDING)])
             self._c.create_index([("status", ASCENDING), ("updatedAt", ASCENDING)])
+            self._c.create_index([("status", ASCENDING), ("leaseUntilMs", ASCENDING)])
 
     def insert(self, new: NewJob, max_attempts: int) -> Job:
         """Store a new `pending` job."""
@@ -79,6 +83,7 @@ class JobStore:
             "status": Status.PENDING.value,
             "attempts": 0,
             "maxAttempts": max_attempts,
+            "attemptBudget": max_attempts,
             "lastError": None,
             "createdAt": t,
             "updatedAt": t,
@@ -105,25 +110,80 @@ class JobStore:
         return [_job(d) for d in docs]
 
     def move(
-        self, job_id: str, target: Status, *, fields: Doc | None = None, inc: Doc | None = None
+        self,
+        job_id: str,
+        target: Status,
+        *,
+        sources: Iterable[Status] | None = None,
+        where: Doc | None = None,
+        fields: Doc | None = None,
+        inc: Doc | None = None,
+        unset: Iterable[str] = (),
     ) -> Job | None:
-        """Move a job to `target` if its status allows it (one atomic conditional update).
+        """Move a job to `target` if it is in one of `sources` (default: every status the state
+        machine allows) and matches `where`, in one atomic conditional update.
 
-        Returns the updated job, or None when the job's status did not allow the move.
+        Returns the updated job, or None when the job was not in a state that allows the move.
         """
+        allowed = frozenset(sources) if sources is not None else sources_of(target)
+        for source in allowed:
+            check_move(source, target)
         # $currentDate, not $set: the server's clock, and the embedded store stores a $set of a
         # top-level datetime as a string (tests/integration/test_store_gaps.py).
         update: Doc = {"$set": {"status": target.value, **(fields or {})}, "$currentDate": {"updatedAt": True}}
         if inc:
             update["$inc"] = inc
-        allowed = [s.value for s in sources_of(target)]
+        if unset:
+            update["$unset"] = {name: "" for name in unset}
         with translated():
             doc = self._c.find_one_and_update(
-                {"_id": object_id(job_id), "status": {"$in": allowed}},
+                {"_id": object_id(job_id), "status": {"$in": [s.value for s in allowed]}, **(where or {})},
                 update,
                 return_document=ReturnDocument.AFTER,
             )
         return None if doc is None else _job(doc)
+
+    def claim(self, job_id: str, owner: str, lease_ms: int) -> Job | None:
+        """Take a job for one delivery attempt under a lease; None if it is not claimable."""
+        return self.move(
+            job_id,
+            Status.SENDING,
+            fields={"leaseOwner": owner, "leaseUntilMs": clock.epoch_ms() + lease_ms},
+            inc={"attempts": 1},
+        )
+
+    def finish(self, job_id: str, owner: str, target: Status, fields: Doc | None = None) -> Job | None:
+        """Store the outcome of an attempt, only if `owner` still holds the job's lease."""
+        return self.move(
+            job_id,
+            target,
+            sources=[Status.SENDING],
+            where={"leaseOwner": owner},
+            fields=fields,
+            unset=("leaseOwner", "leaseUntilMs"),
+        )
+
+    def stale(self, status: Status, older_than: datetime, limit: int) -> list[str]:
+        """Ids of jobs left in `status` since before `older_than`, oldest first."""
+        with translated():
+            docs = self._c.find({"status": status.value, "updatedAt": {"$lt": older_than}}, {"_id": 1})
+            return [str(d["_id"]) for d in docs.sort("updatedAt", ASCENDING).limit(limit)]
+
+    def expired_leases(self, limit: int) -> list[str]:
+        """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
+        with translated():
+            docs = self._c.find({"status": Status.SENDING.value, "leaseUntilMs": {"$lt": clock.epoch_ms()}}, {"_id": 1})
+            return [str(d["_id"]) for d in docs.limit(limit)]
+
+    def touch_if_stale(self, job_id: str, status: Status, older_than: datetime) -> bool:
+        """Compare-and-set: bump `updatedAt` if the job is still `status` and older than
+        `older_than`. Of several sweepers racing for one job exactly one gets True."""
+        with translated():
+            result = self._c.update_one(
+                {"_id": object_id(job_id), "status": status.value, "updatedAt": {"$lt": older_than}},
+                {"$currentDate": {"updatedAt": True}},
+            )
+        return result.modified_count == 1
 
 
 class LogStore:

@@ -7,16 +7,21 @@ Conventions a user can rely on (documented in the README):
 - `metadata.mockFailures = N` makes the first N attempts of that job fail transiently;
 - otherwise each attempt fails transiently with probability WAVECOM_MOCK_FAILURE_RATE; with
   WAVECOM_MOCK_SEED set the outcome is a pure function of (seed, job id, attempt).
+With WAVECOM_MOCK_LEDGER set, every delivery is also appended to that file as a JSON line, so
+deliveries can be counted across worker processes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shared import clock
@@ -54,6 +59,7 @@ class MockProvider(Provider):
         failure_rate: float = 0.1,
         seed: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        ledger: Path | None = None,
     ) -> None:
         self.channel = channel
         self.latency_ms = latency_ms
@@ -62,6 +68,7 @@ class MockProvider(Provider):
         self._sleep = sleep
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
+        self.ledger = ledger
 
     def _unlucky(self, job_id: str, attempt: int) -> bool:
         draw = random.random() if self.seed is None else random.Random(f"{self.seed}:{job_id}:{attempt}").random()
@@ -87,8 +94,13 @@ class MockProvider(Provider):
         if self._unlucky(job_id, attempt):
             raise TransientProviderError(f"mock {self.channel} provider timed out")
         receipt = Receipt(provider=f"mock-{self.channel}", message_id=uuid.uuid4().hex)
+        delivery = Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now()))
         with self._lock:
-            self.deliveries.append(Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now())))
+            self.deliveries.append(delivery)
+            if self.ledger is not None:
+                # One short O_APPEND write per line: several worker processes can share the file.
+                with self.ledger.open("a") as f:
+                    f.write(json.dumps(dataclasses.asdict(delivery)) + "\n")
         return receipt
 
     def delivered(self, job_id: str) -> int:
@@ -97,9 +109,18 @@ class MockProvider(Provider):
             return sum(1 for d in self.deliveries if d.job_id == job_id)
 
 
-def mock_providers(latency_ms: int, failure_rate: float, seed: int | None = None) -> dict[str, Provider]:
+def mock_providers(
+    latency_ms: int, failure_rate: float, seed: int | None = None, ledger: Path | None = None
+) -> dict[str, Provider]:
     """One mock provider per channel, sharing the same settings."""
     return {
-        channel: MockProvider(channel, latency_ms=latency_ms, failure_rate=failure_rate, seed=seed)
+        channel: MockProvider(channel, latency_ms=latency_ms, failure_rate=failure_rate, seed=seed, ledger=ledger)
         for channel in ("email", "sms", "push")
     }
+
+
+def read_ledger(path: Path) -> list[Delivery]:
+    """Every delivery recorded in a ledger file (job ids and attempts only, no personal data)."""
+    if not path.exists():
+        return []
+    return [Delivery(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]

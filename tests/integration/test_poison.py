@@ -79,4 +79,4 @@ def test_a_message_whose_handling_keeps_raising_is_dead_lettered_after_the_deliv
     wait_for(lambda: collected.extend(dead_letters(broker_url, deps.publisher.topology.dead)) or collected,
              timeout=30, what="the message to reach the dead-letter queue")
     assert json.loads(collected[0][0]) == {"jobId": job.id}
-    assert collected[0][1] == "delivery_limit"  # RabbitMQ's own reason header
+    assert collected[0][1] == f"handler error (RuntimeError) after {deps.settings.delivery_limit} deliveries"

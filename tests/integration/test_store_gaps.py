@@ -45,3 +45,12 @@ def test_id_in_a_compound_index_breaks_inserts_so_the_list_index_is_created_at_a
         db.jobs.insert_one({"createdAt": datetime.now(UTC)})  # MongoDB: accepted
     db.other.create_index([("createdAt", ASCENDING)])
     db.other.insert_one({"createdAt": datetime.now(UTC)})
+
+
+def test_date_ranges_in_find_compare_whole_seconds_so_the_outbox_grace_is_seconds(db):
+    t = datetime(2026, 11, 24, 14, 50, 18, 100000, tzinfo=UTC)
+    db.jobs.insert_one({"updatedAt": t})
+    almost = t.replace(microsecond=999000)
+    assert db.jobs.count_documents({"updatedAt": {"$lt": almost}}) == 1
+    assert list(db.jobs.find({"updatedAt": {"$lt": almost}})) == []  # MongoDB: the document
+    assert len(list(db.jobs.find({"updatedAt": {"$lt": t.replace(second=19, microsecond=0)}}))) == 1
