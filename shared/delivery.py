@@ -12,7 +12,12 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from shared.bootstrap import Deps
 from shared.clock import iso, now
-from shared.errors import PermanentProviderError, ProviderError, StoreUnavailable, TransientProviderError
+from shared.errors import (
+    PermanentProviderError,
+    ProviderError,
+    StoreUnavailable,
+    TransientProviderError,
+)
 from shared.masking import mask_recipient
 from shared.model import Job
 from shared.states import TERMINAL, Event, Status

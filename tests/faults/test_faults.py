@@ -7,6 +7,7 @@ Each test appends its figures to test-artifacts/fault-report.jsonl.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -184,7 +185,7 @@ def test_a_flaky_provider_ends_every_job_sent_or_failed_without_early_retries(st
     retries = 0
     for job_id in ids:
         timeline = deps.logs.for_job(job_id)
-        for scheduled, following in zip(timeline, timeline[1:], strict=False):
+        for scheduled, following in itertools.pairwise(timeline):
             if scheduled.event.value == "retry_scheduled":
                 assert following.event.value == "sending"
                 waited_ms = (following.created_at - scheduled.created_at).total_seconds() * 1000
