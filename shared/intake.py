@@ -14,22 +14,30 @@ from shared.states import Event, Status
 log = logging.getLogger("wavecom.intake")
 
 
-def create_job(deps: Deps, new: NewJob) -> Job:
-    """Store a job as `pending`, publish it with a confirm, then mark it `queued`.
+def queue_job(deps: Deps, job_id: str) -> bool:
+    """Publish a `pending` job (waiting for the confirm), then mark it `queued`.
 
-    When the broker cannot take the message the job stays `pending` and is still accepted.
+    Returns False when the broker cannot take it; the job stays `pending` for the sweeper. The
+    mark is conditional: a fast worker may already have claimed (even sent) the job, and that
+    is never overwritten.
     """
+    try:
+        deps.publisher.publish_job(job_id)
+    except BrokerUnavailable:
+        return False
+    if deps.jobs.move(job_id, Status.QUEUED, sources=[Status.PENDING]) is not None:
+        deps.logs.add(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue})
+    return True
+
+
+def create_job(deps: Deps, new: NewJob) -> Job:
+    """Store a job as `pending` and queue it; when the broker cannot take it yet, it is still
+    accepted and stays `pending`."""
     job = deps.jobs.insert(new, deps.settings.max_attempts)
     masked = mask_recipient(job.recipient)
     deps.logs.add(job.id, Event.CREATED, {"type": job.type, "recipient": masked})
-    try:
-        deps.publisher.publish_job(job.id)
-    except BrokerUnavailable as e:
-        log.warning("job accepted but not queued", extra={"job_id": job.id, "recipient": masked, "error": str(e)})
+    if not queue_job(deps, job.id):
+        log.warning("job accepted but not queued yet", extra={"job_id": job.id, "recipient": masked})
         return job
-    # Conditional: a fast worker may already have claimed (even sent) the job; never overwrite that.
-    queued = deps.jobs.move(job.id, Status.QUEUED)
-    if queued is not None:
-        deps.logs.add(job.id, Event.QUEUED, {"queue": deps.publisher.topology.queue})
     log.info("job accepted", extra={"job_id": job.id, "type": job.type, "recipient": masked})
-    return queued or dataclasses.replace(job, status=Status.QUEUED)
+    return dataclasses.replace(job, status=Status.QUEUED)

@@ -6,8 +6,8 @@ import logging
 
 from shared.bootstrap import Deps
 from shared.errors import IllegalTransition
+from shared.intake import queue_job
 from shared.model import Job
-from shared.outbox import publish_pending
 from shared.states import Event, Status, sources_of
 
 log = logging.getLogger("wavecom.manual")
@@ -28,7 +28,7 @@ def retry_job(deps: Deps, job_id: str) -> Job:
     deps.logs.add(job_id, Event.RETRY_REQUESTED, {"maxAttempts": moved.max_attempts})
     log.info("manual retry", extra={"job_id": job_id})
     # If the broker is away the job stays `pending` and the sweeper queues it later.
-    publish_pending(deps, job_id)
+    queue_job(deps, job_id)
     return deps.jobs.get(job_id)
 
 

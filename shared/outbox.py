@@ -12,6 +12,7 @@ from datetime import timedelta
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms, now
 from shared.errors import BrokerUnavailable, StoreUnavailable
+from shared.intake import queue_job
 from shared.states import Event, Status
 
 log = logging.getLogger("wavecom.sweeper")
@@ -24,17 +25,6 @@ class SweepResult:
 
     published: int = 0
     lease_expired: int = 0
-
-
-def publish_pending(deps: Deps, job_id: str) -> bool:
-    """Publish a `pending` job and mark it `queued`; False when the broker cannot take it."""
-    try:
-        deps.publisher.publish_job(job_id)
-    except BrokerUnavailable:
-        return False
-    if deps.jobs.move(job_id, Status.QUEUED, sources=[Status.PENDING]) is not None:
-        deps.logs.add(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue})
-    return True
 
 
 def reclaim_expired(deps: Deps, result: SweepResult) -> None:
@@ -58,7 +48,7 @@ def reclaim_expired(deps: Deps, result: SweepResult) -> None:
         log.warning("lease expired; job taken back", extra={"job_id": job_id, "status": moved.status.value})
         result.lease_expired += 1
         if moved.status is Status.PENDING:
-            result.published += publish_pending(deps, job_id)
+            result.published += queue_job(deps, job_id)
 
 
 def sweep(deps: Deps) -> SweepResult:
@@ -69,7 +59,7 @@ def sweep(deps: Deps) -> SweepResult:
     for job_id in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
         if not deps.jobs.touch_if_stale(job_id, Status.PENDING, cutoff):
             continue  # another sweeper took it
-        if not publish_pending(deps, job_id):
+        if not queue_job(deps, job_id):
             break  # the broker is still away; the next sweep tries again
         result.published += 1
     if result.published or result.lease_expired:
