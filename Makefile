@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean
+.PHONY: run test lint typecheck clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -14,13 +14,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/wavecom up
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check shared functions local tests
+# The browser tests drive Debian's chromium (Playwright's own browser download is not used).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) chromium
+	$(VENV)/bin/ruff check shared functions local static_site tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions local tests
+	$(VENV)/bin/ruff check shared functions local static_site tests
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

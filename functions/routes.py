@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from functions import cancel, create, get, health, logs, retry
+from functions import cancel, create, get, health, logs, retry, stats
 from functions import list as list_jobs
 from functions.http import Request, Response, problem
 from functions.problems import problem_for
@@ -37,6 +37,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/notifications/{id}/logs", logs.handle, "logs"),
     Route("POST", "/api/notifications/{id}/retry", retry.handle, "retry"),
     Route("POST", "/api/notifications/{id}/cancel", cancel.handle, "cancel"),
+    Route("GET", "/api/stats", stats.handle, "stats"),
     Route("GET", "/health", health.handle, "health"),
 )
 _COMPILED = [(route, route.pattern) for route in ROUTES]

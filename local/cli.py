@@ -13,6 +13,7 @@ from types import FrameType
 
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from local import site
 from shared import logs
 from shared.bootstrap import Deps, build
 from shared.config import Settings
@@ -108,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     store.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     store.add_argument("--data-dir", default="", help="where its files live (default: WAVECOM_DATA_DIR)")
     store.set_defaults(func=cmd_store)
+    site.add_commands(sub)
     return p
 
 

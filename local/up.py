@@ -9,7 +9,7 @@ import sys
 import time
 from types import FrameType
 
-from local import embedded_store, rabbit
+from local import embedded_store, rabbit, site
 from shared.config import Settings
 
 STOP_GRACE_SECONDS = 15
@@ -27,6 +27,7 @@ def _banner(settings: Settings) -> str:
     base = f"http://{settings.host}:{settings.port}"
     return (
         f"\nWaveCom Notify is up: {base}\n"
+        f"  dashboard: {base}/\n"
         f"  create: curl -s -X POST {base}/api/notifications -H 'Content-Type: application/json' \\\n"
         f"            -d '{{\"type\":\"sms\",\"recipient\":\"+2348012345678\",\"message\":\"Your code is 123456\"}}'\n"
         f"  list:   curl -s {base}/api/notifications\n"
@@ -54,6 +55,7 @@ def up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     rabbit.ensure(settings.rabbitmq_url)
+    site.ensure_built()
     env = dict(os.environ)
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 from functions.http import Request, Response, problem
 from functions.routes import serve
+from local.site import with_site
 from shared.bootstrap import Deps, get_deps
 from shared.validation import MAX_BODY_BYTES
 
@@ -57,4 +58,5 @@ def make_app(deps: Callable[[], Deps] = get_deps) -> WSGIApp:
     return app
 
 
-application = make_app()
+# The API and, at `/`, the built dashboard: one port for both.
+application = with_site(make_app())
