@@ -11,6 +11,7 @@ from chalice.app import Response as ChaliceResponse
 
 from functions import dispatch
 from functions.http import Request
+from functions.observe import observed
 from functions.routes import ROUTES, Route, invoke
 from shared import logs
 from shared.bootstrap import get_deps
@@ -33,7 +34,8 @@ def _view(route: Route) -> Callable[..., ChaliceResponse]:
             headers={k.lower(): v for k, v in current.headers.items()},
             body=raw.encode() if isinstance(raw, str) else raw,
         )
-        response = invoke(route.handler, request, get_deps())
+        deps = get_deps()
+        response = observed(request, route.path, lambda admitted: invoke(route, admitted, deps))
         return ChaliceResponse(body=response.body.decode(), status_code=response.status, headers=dict(response.headers))
 
     view.__name__ = route.name

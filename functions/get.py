@@ -8,4 +8,4 @@ from shared.bootstrap import Deps
 
 def handle(request: Request, deps: Deps) -> Response:
     """The job, or 404 for an unknown or malformed id."""
-    return json_response(200, deps.jobs.get(request.params["id"]).to_json())
+    return json_response(200, deps.jobs.get(request.params["id"], request.tenant).to_json())

@@ -24,6 +24,7 @@ class Request:
     query: Mapping[str, list[str]] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
+    tenant: str | None = None  # set once an API key has been checked
 
 
 @dataclass(frozen=True)

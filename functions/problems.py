@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from functions.http import Response, problem
 from shared.errors import (
     BrokerUnavailable,
+    FieldError,
+    IdempotencyConflict,
     IllegalTransition,
     JobNotFound,
+    PayloadTooLarge,
+    RateLimited,
     StoreError,
     StoreUnavailable,
+    Unauthorized,
     ValidationFailed,
     WavecomError,
 )
@@ -22,6 +28,21 @@ def problem_for(error: Exception) -> Response:
     """The response that tells a client what went wrong, never how (no traces, no input echoed)."""
     if isinstance(error, ValidationFailed):
         return problem(400, error.detail, slug="validation-error", errors=error.errors)
+    if isinstance(error, Unauthorized):
+        detail = "Send an API key as 'Authorization: Bearer <key>'." if error.missing else "The API key is not valid."
+        return problem(401, detail, slug="key-required" if error.missing else "key-rejected",
+                       headers={"WWW-Authenticate": 'Bearer realm="wavecom"'})
+    if isinstance(error, RateLimited):
+        return problem(429, "Too many requests for this tenant; slow down.", slug="rate-limited",
+                       headers={"Retry-After": str(max(1, math.ceil(error.retry_after_s)))})
+    if isinstance(error, PayloadTooLarge):
+        return problem(413, str(error), slug="body-too-large")
+    if isinstance(error, IdempotencyConflict):
+        if error.in_progress:
+            return problem(409, str(error).capitalize() + ".", slug="idempotency-in-progress",
+                           headers={"Retry-After": "1"})
+        return problem(422, str(error).capitalize() + ".", slug="idempotency-key-reused",
+                       errors=[FieldError("Idempotency-Key", "was used with a different request body")])
     if isinstance(error, JobNotFound):
         return problem(404, "No notification has this id.", slug="not-found")
     if isinstance(error, IllegalTransition):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from functions import cancel, create, get, health, logs, retry, stats
+from functions import cancel, create, get, health, logs, metrics, openapi, ready, retry, stats
 from functions import list as list_jobs
+from functions.gate import admit
 from functions.http import Request, Response, problem
+from functions.observe import observed
+from functions.policy import finish, preflight
 from functions.problems import problem_for
 from shared.bootstrap import Deps
 
@@ -23,6 +27,7 @@ class Route:
     path: str
     handler: Handler
     name: str
+    public: bool = False  # answers without an API key
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -38,21 +43,42 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/notifications/{id}/retry", retry.handle, "retry"),
     Route("POST", "/api/notifications/{id}/cancel", cancel.handle, "cancel"),
     Route("GET", "/api/stats", stats.handle, "stats"),
-    Route("GET", "/health", health.handle, "health"),
+    Route("GET", "/api/openapi.json", openapi.handle, "openapi", public=True),
+    Route("GET", "/health", health.handle, "health", public=True),
+    Route("GET", "/ready", ready.handle, "ready", public=True),
+    Route("GET", "/metrics", metrics.handle, "metrics", public=True),
 )
 _COMPILED = [(route, route.pattern) for route in ROUTES]
 
 
-def invoke(handler: Handler, request: Request, deps: Deps) -> Response:
-    """Run a handler, turning any error into a problem response."""
+def invoke(route: Route, request: Request, deps: Deps) -> Response:
+    """Admit the caller (unless the route is public), run the handler, and turn any error into
+    a problem response; security and CORS headers are added."""
     try:
-        return handler(request, deps)
+        admitted = request if route.public else admit(request, deps)
+        response = route.handler(admitted, deps)
     except Exception as e:  # noqa: BLE001 - the HTTP boundary: a client never sees a trace
-        return problem_for(e)
+        response = problem_for(e)
+    return finish(response, request, deps.settings)
+
+
+def route_template(path: str) -> str:
+    """The template of the route a path matches (the metrics label), or "unmatched"."""
+    for route, pattern in _COMPILED:
+        if pattern.match(path):
+            return route.path
+    return "unmatched"
 
 
 def serve(request: Request, deps: Deps) -> Response:
-    """Route a request to its handler: 404 for an unknown path, 405 for a known one's wrong method."""
+    """Route a request to its handler: 404 for an unknown path, 405 for a known one's wrong
+    method, 204 for a CORS preflight. Every answer carries the request id and is counted."""
+    return observed(request, route_template(request.path), lambda routed: _route(routed, deps))
+
+
+def _route(request: Request, deps: Deps) -> Response:
+    if request.method == "OPTIONS":
+        return preflight(request, deps.settings)
     allowed: list[str] = []
     for route, pattern in _COMPILED:
         match = pattern.match(request.path)
@@ -61,8 +87,9 @@ def serve(request: Request, deps: Deps) -> Response:
         if route.method != request.method:
             allowed.append(route.method)
             continue
-        routed = Request(request.method, request.path, match.groupdict(), request.query, request.headers, request.body)
-        return invoke(route.handler, routed, deps)
+        return invoke(route, dataclasses.replace(request, params=match.groupdict()), deps)
     if allowed:
-        return problem(405, "This path does not accept that method.", headers={"Allow": ", ".join(allowed)})
-    return problem(404, "No such resource.", slug="not-found")
+        response = problem(405, "This path does not accept that method.", headers={"Allow": ", ".join(allowed)})
+    else:
+        response = problem(404, "No such resource.", slug="not-found")
+    return finish(response, request, deps.settings)

@@ -10,4 +10,4 @@ from shared.stats import CACHE, window_from_query
 def handle(request: Request, deps: Deps) -> Response:
     """Counts by status and the sent-per-second series; 400 for a bad window."""
     window, bucket = window_from_query(request.query)
-    return json_response(200, CACHE.get(deps, window, bucket), {"Cache-Control": "no-store"})
+    return json_response(200, CACHE.get(deps, request.tenant or "default", window, bucket), {"Cache-Control": "no-store"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from shared import logs
 from shared.bootstrap import Deps, build
 from shared.config import Settings
 from shared.errors import ConfigError, StoreUnavailable
+
+log = logging.getLogger("wavecom.cli")
 
 
 @retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True)
@@ -36,18 +39,64 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the HTTP API."""
     from local.server import serve
 
-    _prepare_store(build(settings))
+    deps = build(settings)
+    _prepare_store(deps)
+    if settings.bootstrap_key:
+        deps.keys.ensure("default", settings.bootstrap_key)
+    deps.close()
     serve(settings)
     return 0
 
 
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Create, revoke or list API keys."""
+    deps = build(settings)
+    _prepare_store(deps)
+    try:
+        if args.keys_command == "create":
+            try:
+                issued = deps.keys.create(args.tenant)
+            except ValueError as e:
+                print(f"wavecom: {e}", file=sys.stderr)
+                return 2
+            print(f"tenant {issued.tenant}, key id {issued.key_id}. The key is shown once; keep it:")
+            print(issued.key)
+        elif args.keys_command == "revoke":
+            revoked = deps.keys.revoke(args.key)
+            print(f"revoked {revoked} key(s)")
+            return 0 if revoked else 1
+        else:
+            for row in deps.keys.list():
+                print(f"{row['keyId']}  {row['tenant']}  {'revoked' if row.get('revoked') else 'active'}")
+        return 0
+    finally:
+        deps.close()
+
+
+def _serve_worker_metrics(settings: Settings) -> None:
+    """Serve this process's metrics on WAVECOM_HOST:WAVECOM_METRICS_PORT (0: not at all)."""
+    from prometheus_client import start_http_server
+
+    if not settings.metrics_port:
+        return
+    url = f"http://{settings.host}:{settings.metrics_port}/metrics"
+    try:
+        start_http_server(settings.metrics_port, addr=settings.host)
+    except OSError as e:
+        # Delivery matters more than its metrics: a second worker on a host keeps working.
+        log.warning("worker metrics not served", extra={"url": url, "error": str(e)})
+        return
+    log.info("worker metrics served", extra={"url": url})
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Consume the queue and deliver jobs; sweep the outbox alongside."""
+    """Consume the queue and deliver jobs; sweep the outbox alongside; serve metrics."""
     from local.consumer import Consumer
     from shared.outbox import Sweeper
 
     deps = build(settings)
     _prepare_store(deps)
+    _serve_worker_metrics(settings)
     consumer, sweeper = Consumer(deps), Sweeper(deps)
     _stop_on_signals(consumer.stop, sweeper.stop)
     sweeping = threading.Thread(target=sweeper.run, name="sweeper", daemon=True)
@@ -97,6 +146,21 @@ def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
         return proc.wait()
 
 
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the OpenAPI document, or write the Postman collection exported from it."""
+    import json
+
+    from functions.openapi import document
+    from functions.postman import render
+
+    if args.postman:
+        Path(args.postman).write_text(render())
+        print(f"wrote {args.postman}")
+    else:
+        print(json.dumps(document(), indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="wavecom", description="WaveCom Notify: notification delivery service.")
@@ -109,6 +173,17 @@ def parser() -> argparse.ArgumentParser:
     store.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     store.add_argument("--data-dir", default="", help="where its files live (default: WAVECOM_DATA_DIR)")
     store.set_defaults(func=cmd_store)
+    keys_parser = sub.add_parser("keys", help="manage API keys")
+    keys_parser.set_defaults(func=cmd_keys)
+    keys = keys_parser.add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="issue a key for a tenant and print it once")
+    create.add_argument("--tenant", required=True, help="tenant name (created on first use)")
+    revoke = keys.add_parser("revoke", help="revoke a key, given whole or by its key id")
+    revoke.add_argument("key", help="the key, or its id as `keys list` shows it")
+    keys.add_parser("list", help="list key ids, tenants and states")
+    spec = sub.add_parser("openapi", help="print the OpenAPI document or export the Postman collection")
+    spec.add_argument("--postman", metavar="FILE", help="write the Postman collection to FILE instead")
+    spec.set_defaults(func=cmd_openapi)
     site.add_commands(sub)
     return p
 

@@ -19,9 +19,12 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from functions import dispatch
+from shared import context
 from shared.bootstrap import Deps
 from shared.broker import declare, parameters
+from shared.delivery import Outcome
 from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable, WavecomError
+from shared.metrics import DEAD_LETTERED, JOBS, REQUEUED
 from shared.states import Event
 
 log = logging.getLogger("wavecom.worker")
@@ -100,16 +103,24 @@ class Consumer:
         properties: BasicProperties,
         body: bytes,
     ) -> None:
+        # The request that created the job, so this message's log lines carry its id.
+        with context.bound(context.from_message(properties.headers)):
+            requeue, outcome = self._deliver(properties, body)
+            JOBS.labels(outcome).inc()
+        self._settle(connection, channel, tag, requeue)
+
+    def _deliver(self, properties: BasicProperties, body: bytes) -> tuple[bool | None, str]:
+        """Handle one message: whether to requeue it (None: ack) and the outcome to count."""
         requeue: bool | None = None  # None: ack
         try:
-            outcome = dispatch.handle(body, self.deps)
-            log.debug("message handled", extra={"outcome": outcome.value})
+            outcome = self._through_outages(body).value
+            log.debug("message handled", extra={"outcome": outcome})
+            return None, outcome
         except PoisonMessage as e:
             requeue = self._dead_letter(body, str(e), properties)
         except (StoreUnavailable, BrokerUnavailable) as e:
-            # The outcome is not stored: give the message back and let the broker redeliver it.
+            # Only when the worker is stopping: give the message back for another worker.
             log.warning("outcome not stored; message returned", extra={"error": str(e)})
-            time.sleep(0.5)
             requeue = True
         except Exception as e:  # keep the worker alive; a bug is dead-lettered after bounded tries
             log.exception("handler raised")
@@ -119,7 +130,25 @@ class Consumer:
                                             properties)
             else:
                 requeue = True
-        self._settle(connection, channel, tag, requeue)
+        return requeue, DEAD_LETTERED if requeue is None else REQUEUED
+
+    def _through_outages(self, body: bytes) -> Outcome:
+        """Handle a message, waiting out store or broker outages while holding it.
+
+        Requeueing instead would spend the message's delivery count (RabbitMQ dead-letters it
+        after WAVECOM_DELIVERY_LIMIT deliveries) on an outage that is not the message's fault.
+        Handling again is safe: the claim decides whether anything is still to be done.
+        """
+        backoff = 0.2
+        while True:
+            try:
+                return dispatch.handle(body, self.deps)
+            except (StoreUnavailable, BrokerUnavailable) as e:
+                if self._stopping.is_set():
+                    raise
+                log.warning("store or broker unavailable; holding the message", extra={"error": str(e)})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def _dead_letter(self, body: bytes, reason: str, properties: BasicProperties) -> bool | None:
         """Move a message to the dead-letter queue and note it in its job's log, if it has one.

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from local import embedded_store, rabbit, site
 from shared.config import Settings
+from shared.tenants import PREFIX
 
 STOP_GRACE_SECONDS = 15
 
@@ -23,16 +26,36 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop()
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, key_file: Path | None) -> str:
     base = f"http://{settings.host}:{settings.port}"
+    where = f" (kept in {key_file})" if key_file else ""
+    auth = "-H \"Authorization: Bearer $WAVECOM_KEY\""
+    worker_metrics = (
+        f", http://{settings.host}:{settings.metrics_port}/metrics (worker)" if settings.metrics_port else ""
+    )
     return (
         f"\nWaveCom Notify is up: {base}\n"
-        f"  dashboard: {base}/\n"
-        f"  create: curl -s -X POST {base}/api/notifications -H 'Content-Type: application/json' \\\n"
+        f"  dashboard: {base}/  (paste the API key into its key field)\n"
+        f"  API key of tenant 'default'{where}:\n"
+        f"    export WAVECOM_KEY={settings.bootstrap_key}\n"
+        f"  create: curl -s -X POST {base}/api/notifications {auth} -H 'Content-Type: application/json' \\\n"
         f"            -d '{{\"type\":\"sms\",\"recipient\":\"+2348012345678\",\"message\":\"Your code is 123456\"}}'\n"
-        f"  list:   curl -s {base}/api/notifications\n"
+        f"  list:   curl -s {base}/api/notifications {auth}\n"
+        f"  metrics: {base}/metrics (API){worker_metrics}, readiness: {base}/ready\n"
         "Ctrl-C stops everything.\n"
     )
+
+
+def _bootstrap_key(settings: Settings) -> tuple[Settings, Path | None]:
+    """WAVECOM_BOOTSTRAP_KEY, or a key made once for this data directory and kept there."""
+    if settings.bootstrap_key:
+        return settings, None
+    path = settings.data_dir / "bootstrap-key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(PREFIX + secrets.token_urlsafe(32) + "\n")
+    return settings.with_overrides(bootstrap_key=path.read_text().strip()), path
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
@@ -56,7 +79,9 @@ def up(settings: Settings) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     rabbit.ensure(settings.rabbitmq_url)
     site.ensure_built()
-    env = dict(os.environ)
+    settings, key_file = _bootstrap_key(settings)
+    env = {**os.environ, "WAVECOM_BOOTSTRAP_KEY": settings.bootstrap_key,
+           "WAVECOM_METRICS_PORT": str(settings.metrics_port)}
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         if not settings.mongodb_uri_set:
@@ -66,7 +91,7 @@ def up(settings: Settings) -> int:
             print(f"embedded store on {uri} (files in {settings.data_dir / 'store'})", flush=True)
         for role in ("worker", "api"):
             children.append((role, subprocess.Popen([sys.executable, "-m", "local.cli", role], env=env)))
-        print(_banner(settings), flush=True)
+        print(_banner(settings, key_file), flush=True)
         while True:
             for name, proc in children:
                 if proc.poll() is not None:

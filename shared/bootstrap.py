@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 
 from shared.broker import Publisher
 from shared.config import Settings
+from shared.idempotency import KEYS as IDEMPOTENCY
+from shared.idempotency import IdempotencyStore
 from shared.mongo import connect
 from shared.providers import Provider, mock_providers
+from shared.ratelimit import BUCKETS, RateLimiter
 from shared.retry import RetryPolicy
 from shared.store import JOBS, LOGS, JobStore, LogStore
+from shared.tenants import KEYS, KeyStore
 from shared.topology import Topology
 
 
@@ -30,6 +34,9 @@ class Deps:
     logs: LogStore
     publisher: Publisher
     providers: dict[str, Provider]
+    keys: KeyStore
+    limiter: RateLimiter
+    idempotency: IdempotencyStore
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Who holds a lease: unique per process (and per Deps, so tests can run two "workers").
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
@@ -38,6 +45,8 @@ class Deps:
         """Create the collections' indexes (idempotent; run at start-up)."""
         self.jobs.ensure_indexes()
         self.logs.ensure_indexes()
+        self.keys.ensure_indexes()
+        self.idempotency.ensure_indexes()
 
     def close(self) -> None:
         """Release connections."""
@@ -58,6 +67,9 @@ def build(settings: Settings, providers: dict[str, Provider] | None = None) -> D
         jobs=JobStore(db[JOBS]),
         logs=LogStore(db[LOGS]),
         publisher=Publisher(settings.rabbitmq_url, topology(settings)),
+        keys=KeyStore(db[KEYS]),
+        limiter=RateLimiter(db[BUCKETS], settings.rate_limit, settings.rate_burst),
+        idempotency=IdempotencyStore(db[IDEMPOTENCY]),
         providers=providers
         or mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed, settings.mock_ledger),
         policy=RetryPolicy(base_ms=settings.retry_base_ms),

@@ -12,6 +12,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
+from shared import context
 from shared.errors import BrokerUnavailable
 from shared.topology import Topology
 
@@ -42,6 +43,14 @@ def job_message(job_id: str) -> bytes:
     return json.dumps({"jobId": job_id}).encode()
 
 
+def _with_request_id(headers: dict[str, Any]) -> dict[str, Any]:
+    """The headers plus the current request id, so the worker's logs for the job carry it too."""
+    request_id = context.current()
+    if request_id is None or context.MESSAGE_HEADER in headers:
+        return headers
+    return {**headers, context.MESSAGE_HEADER: request_id}
+
+
 class Publisher:
     """Publishes persistent job messages and waits for the broker's confirm.
 
@@ -66,11 +75,11 @@ class Publisher:
     def publish_job(self, job_id: str, *, delay_ms: int = 0, headers: dict[str, Any] | None = None) -> None:
         """Queue a job now, or after `delay_ms` through its delay queue; returns once confirmed."""
         queue = self.topology.queue if delay_ms <= 0 else self.topology.delay(delay_ms)
-        self._publish(queue, job_message(job_id), headers or {}, delay_ms)
+        self._publish(queue, job_message(job_id), _with_request_id(headers or {}), delay_ms)
 
     def dead_letter(self, body: bytes, reason: str, headers: dict[str, Any] | None = None) -> None:
         """Move a message that can never be delivered to the dead-letter queue, with its reason."""
-        self._publish(self.topology.dead, body, {**(headers or {}), REASON_HEADER: reason}, 0)
+        self._publish(self.topology.dead, body, _with_request_id({**(headers or {}), REASON_HEADER: reason}), 0)
 
     @retry(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_attempt(2), reraise=True)
     def _publish(self, queue: str, body: bytes, headers: dict[str, Any], delay_ms: int) -> None:

@@ -19,6 +19,11 @@ def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
+def epoch_ms_of(t: datetime) -> int:
+    """`t` in milliseconds since the epoch."""
+    return int(t.timestamp() * 1000)
+
+
 def epoch_ms() -> int:
     """Milliseconds since the epoch: lease expiries are stored as these integers (portable
     arithmetic and comparison on every store)."""

@@ -50,6 +50,7 @@ class Settings:
     queue: str = "notification-jobs"
     host: str = "127.0.0.1"
     port: int = 4200
+    metrics_port: int = 9464  # the worker's own /metrics; 0: none
     max_attempts: int = 3
     retry_base_ms: int = 1000
     prefetch: int = 50
@@ -58,8 +59,13 @@ class Settings:
     mock_failure_rate: float = 0.1
     mock_seed: int | None = None
     delivery_limit: int = 5
+    rate_limit: float = 1000.0
+    rate_burst: int = 2000
+    bootstrap_key: str = ""
+    cors_origins: tuple[str, ...] = ()
     sweep_interval_ms: int = 1000
     outbox_grace_ms: int = 5000
+    requeue_after_ms: int = 300_000
     mock_ledger: Path | None = None
 
     @classmethod
@@ -78,6 +84,7 @@ class Settings:
             queue=env.get("WAVECOM_QUEUE") or cls.queue,
             host=env.get("WAVECOM_HOST") or cls.host,
             port=_int(env, "WAVECOM_PORT", cls.port, minimum=0),
+            metrics_port=_int(env, "WAVECOM_METRICS_PORT", cls.metrics_port, minimum=0),
             max_attempts=_int(env, "WAVECOM_MAX_ATTEMPTS", cls.max_attempts, minimum=1),
             retry_base_ms=_int(env, "WAVECOM_RETRY_BASE_MS", cls.retry_base_ms, minimum=1),
             prefetch=_int(env, "WAVECOM_PREFETCH", cls.prefetch, minimum=1),
@@ -86,8 +93,13 @@ class Settings:
             mock_failure_rate=_float(env, "WAVECOM_MOCK_FAILURE_RATE", cls.mock_failure_rate, 0, 1),
             mock_seed=None if seed in (None, "") else _int(env, "WAVECOM_MOCK_SEED", 0),
             delivery_limit=_int(env, "WAVECOM_DELIVERY_LIMIT", cls.delivery_limit, minimum=1),
+            rate_limit=_float(env, "WAVECOM_RATE_LIMIT", cls.rate_limit, 0, 1_000_000),
+            rate_burst=_int(env, "WAVECOM_RATE_BURST", cls.rate_burst, minimum=1),
+            bootstrap_key=env.get("WAVECOM_BOOTSTRAP_KEY") or "",
+            cors_origins=tuple(o.strip() for o in (env.get("WAVECOM_CORS_ORIGINS") or "").split(",") if o.strip()),
             sweep_interval_ms=_int(env, "WAVECOM_SWEEP_INTERVAL_MS", cls.sweep_interval_ms, minimum=10),
             outbox_grace_ms=_int(env, "WAVECOM_OUTBOX_GRACE_MS", cls.outbox_grace_ms, minimum=0),
+            requeue_after_ms=_int(env, "WAVECOM_REQUEUE_AFTER_MS", cls.requeue_after_ms, minimum=1000),
             mock_ledger=Path(env["WAVECOM_MOCK_LEDGER"]) if env.get("WAVECOM_MOCK_LEDGER") else None,
         )
 

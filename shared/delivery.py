@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -19,6 +20,7 @@ from shared.errors import (
     TransientProviderError,
 )
 from shared.masking import mask_recipient
+from shared.metrics import PROVIDER_LATENCY, RETRIES
 from shared.model import Job
 from shared.states import TERMINAL, Event, Status
 
@@ -62,25 +64,33 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
         return _not_claimed(deps, job_id)
     deps.logs.add(job_id, Event.SENDING, {"attempt": job.attempts, "worker": deps.instance})
     fields = {"job_id": job_id, "type": job.type, "recipient": mask_recipient(job.recipient), "attempt": job.attempts}
+    started = time.perf_counter()
     try:
         receipt = deps.providers[job.type].send(
             job_id=job.id, recipient=job.recipient, message=job.message, metadata=job.metadata, attempt=job.attempts
         )
     except ProviderError as e:
+        _timed(job, started, "permanent" if isinstance(e, PermanentProviderError) else "transient")
         return _after_failure(deps, job, e, fields)
     except Exception as e:
         # A provider adapter broke its contract. Counted as a failed attempt, so the job's own
         # budget bounds it and it ends `failed` instead of sitting claimed; the message names
         # only the exception's type.
+        _timed(job, started, "error")
         log.exception("provider raised an unexpected error", extra=fields)
         error = TransientProviderError(f"unexpected provider error ({type(e).__name__})")
         return _after_failure(deps, job, error, fields)
+    _timed(job, started, "ok")
     if _stored(deps, lambda: deps.jobs.finish(job_id, deps.instance, Status.SENT)) is None:
         return _lost_lease(deps, job, fields)
     details = {"attempt": job.attempts, "provider": receipt.provider, "providerMessageId": receipt.message_id}
-    _stored(deps, lambda: deps.logs.add(job_id, Event.SENT, details))
+    _stored(deps, lambda: deps.logs.add(job_id, Event.SENT, details, job.tenant))
     log.info("job sent", extra=fields)
     return Outcome.SENT
+
+
+def _timed(job: Job, started: float, result: str) -> None:
+    PROVIDER_LATENCY.labels(job.type, result).observe(time.perf_counter() - started)
 
 
 def _not_claimed(deps: Deps, job_id: str) -> Outcome:
@@ -116,6 +126,7 @@ def _after_failure(deps: Deps, job: Job, error: ProviderError, fields: dict[str,
         # Stored before published: if this publish fails the message is redelivered and the
         # claim takes the job from `retrying`, so the retry happens, only sooner.
         deps.publisher.publish_job(job.id, delay_ms=decision.delay_ms)
+        RETRIES.labels(job.type).inc()
         log.info("retry scheduled", extra={**fields, "delay_ms": decision.delay_ms, "error": reason})
         return Outcome.RETRY_SCHEDULED
     if _stored(deps, lambda: deps.jobs.finish(job.id, deps.instance, Status.FAILED, {"lastError": reason})) is None:

@@ -69,3 +69,39 @@ class TransientProviderError(ProviderError):
 
 class PermanentProviderError(ProviderError):
     """A failure no retry can fix (the provider rejects the recipient or the message)."""
+
+
+class Unauthorized(WavecomError):
+    """The request carries no API key, or one that is unknown or revoked."""
+
+    def __init__(self, missing: bool) -> None:
+        super().__init__("an API key is required" if missing else "the API key was rejected")
+        self.missing = missing
+
+
+class RateLimited(WavecomError):
+    """The tenant has used up its request budget for now."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limit reached; retry after {retry_after_s:.1f}s")
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLarge(WavecomError):
+    """The request body is over the limit."""
+
+
+class Duplicate(StoreError):
+    """A unique index refused a second document with the same key."""
+
+
+class IdempotencyConflict(WavecomError):
+    """An Idempotency-Key is in use: still running (`in_progress`) or sent with another body."""
+
+    def __init__(self, in_progress: bool) -> None:
+        super().__init__(
+            "a request with this Idempotency-Key is still in progress"
+            if in_progress
+            else "this Idempotency-Key was used with a different request body"
+        )
+        self.in_progress = in_progress

@@ -10,6 +10,7 @@ from shared.errors import BrokerUnavailable
 from shared.masking import mask_recipient
 from shared.model import Job, NewJob
 from shared.states import Event, Status
+from shared.store import DEFAULT_TENANT
 
 log = logging.getLogger("wavecom.intake")
 
@@ -30,12 +31,12 @@ def queue_job(deps: Deps, job_id: str) -> bool:
     return True
 
 
-def create_job(deps: Deps, new: NewJob) -> Job:
-    """Store a job as `pending` and queue it; when the broker cannot take it yet, it is still
-    accepted and stays `pending`."""
-    job = deps.jobs.insert(new, deps.settings.max_attempts)
+def create_job(deps: Deps, new: NewJob, tenant: str = DEFAULT_TENANT) -> Job:
+    """Store a job of `tenant` as `pending` and queue it; when the broker cannot take it yet,
+    it is still accepted and stays `pending`."""
+    job = deps.jobs.insert(new, deps.settings.max_attempts, tenant)
     masked = mask_recipient(job.recipient)
-    deps.logs.add(job.id, Event.CREATED, {"type": job.type, "recipient": masked})
+    deps.logs.add(job.id, Event.CREATED, {"type": job.type, "recipient": masked}, tenant)
     if not queue_job(deps, job.id):
         log.warning("job accepted but not queued yet", extra={"job_id": job.id, "recipient": masked})
         return job

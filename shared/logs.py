@@ -1,4 +1,5 @@
-"""Structured JSON logging. Fields name the job id and a masked recipient, never a body."""
+"""Structured JSON logging. Fields name the job id, a masked recipient and the request id, never
+a body."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ import logging
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
+
+from shared import context
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to each record logged while a request id is current."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Never drops a record; only adds the field."""
+        request_id = context.current()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
 
 
 def configure(level: str = "INFO") -> None:
@@ -17,6 +31,8 @@ def configure(level: str = "INFO") -> None:
     handler.setFormatter(
         JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
     )
+    # On the handler, not a logger: a logger's filters do not see records from its children.
+    handler.addFilter(RequestIdFilter())
     handler._wavecom = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

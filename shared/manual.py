@@ -13,13 +13,13 @@ from shared.states import Event, Status, sources_of
 log = logging.getLogger("wavecom.manual")
 
 
-def retry_job(deps: Deps, job_id: str) -> Job:
+def retry_job(deps: Deps, job_id: str, tenant: str | None = None) -> Job:
     """Give a `failed` job a fresh attempt budget and queue it again; 409 otherwise.
 
     `attempts` keeps counting and `maxAttempts` grows by the job's original budget, so the
     history is never rewritten.
     """
-    current = deps.jobs.get(job_id)
+    current = deps.jobs.get(job_id, tenant)
     moved = deps.jobs.move(
         job_id, Status.PENDING, sources=[Status.FAILED], inc={"maxAttempts": current.budget or deps.settings.max_attempts}
     )
@@ -32,8 +32,9 @@ def retry_job(deps: Deps, job_id: str) -> Job:
     return deps.jobs.get(job_id)
 
 
-def cancel_job(deps: Deps, job_id: str) -> Job:
+def cancel_job(deps: Deps, job_id: str, tenant: str | None = None) -> Job:
     """Stop a job that is not being sent and not finished; 409 otherwise."""
+    deps.jobs.get(job_id, tenant)  # another tenant's job is not found
     moved = deps.jobs.move(job_id, Status.CANCELLED, sources=sources_of(Status.CANCELLED))
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "cancelled")

@@ -36,6 +36,7 @@ class Job:
     created_at: datetime
     updated_at: datetime
     budget: int = 0  # the attempt budget it was created with; a manual retry adds it again
+    tenant: str = "default"  # whose job it is; never shown, used to scope every read
 
     def to_json(self) -> dict[str, Any]:
         """The job as the API returns it (the seed's field names)."""

@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from shared.errors import StoreError, StoreUnavailable
+from shared.errors import Duplicate, StoreError, StoreUnavailable
 
 # Acknowledged by a majority and journaled: an accepted job survives a store crash and, on a
 # replica set, the loss of the primary. (The embedded store maps j=true to a synchronous SQLite
@@ -37,6 +37,8 @@ def translated() -> Iterator[None]:
     """Turn pymongo's exceptions into the library's own."""
     try:
         yield
+    except DuplicateKeyError as e:
+        raise Duplicate("a document with this key exists") from e
     except ConnectionFailure as e:
         raise StoreUnavailable(f"MongoDB is unreachable: {type(e).__name__}") from e
     except PyMongoError as e:

@@ -25,6 +25,7 @@ class SweepResult:
 
     published: int = 0
     lease_expired: int = 0
+    republished: int = 0
 
 
 def reclaim_expired(deps: Deps, result: SweepResult) -> None:
@@ -62,9 +63,26 @@ def sweep(deps: Deps) -> SweepResult:
         if not queue_job(deps, job_id):
             break  # the broker is still away; the next sweep tries again
         result.published += 1
-    if result.published or result.lease_expired:
-        log.info("sweep", extra={"published": result.published, "lease_expired": result.lease_expired})
+    republish_lost(deps, result)
+    if result.published or result.lease_expired or result.republished:
+        log.info("sweep", extra={"published": result.published, "lease_expired": result.lease_expired,
+                                 "republished": result.republished})
     return result
+
+
+def republish_lost(deps: Deps, result: SweepResult) -> None:
+    """Publish again the jobs left `queued` or `retrying` far longer than any queue or retry
+    delay: their message was lost (dead-lettered by the broker, say). A spare message is
+    harmless; the claim lets only one delivery happen."""
+    cutoff = now() - timedelta(milliseconds=deps.settings.requeue_after_ms)
+    for status in (Status.QUEUED, Status.RETRYING):
+        for job_id in deps.jobs.stale(status, cutoff, BATCH):
+            if not deps.jobs.touch_if_stale(job_id, status, cutoff):
+                continue  # another sweeper took it, or the job moved on
+            deps.publisher.publish_job(job_id)
+            deps.logs.add(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue, "republished": True})
+            log.warning("message presumed lost; job published again", extra={"job_id": job_id, "status": status.value})
+            result.republished += 1
 
 
 class Sweeper:

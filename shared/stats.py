@@ -30,7 +30,7 @@ WINDOW_SECONDS = 300
 BUCKET_SECONDS = 5
 CACHE_SECONDS = 1.0
 # The index that backs the throughput query: equality on `event`, range on `createdAt`.
-SENT_INDEX = [("event", ASCENDING), ("createdAt", ASCENDING)]
+SENT_INDEX = [("tenant", ASCENDING), ("event", ASCENDING), ("createdAt", ASCENDING)]
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,14 @@ def window_from_query(query: Mapping[str, list[str]]) -> tuple[int, int]:
     return window, bucket
 
 
-def count_by_status(jobs: Collection[Doc]) -> dict[str, int]:
-    """How many jobs are in each status (every status present, zeros included)."""
-    # The $in on every status is no filter at all; it lets MongoDB answer from the
-    # status-prefixed index instead of reading whole job documents.
+def count_by_status(jobs: Collection[Doc], tenant: str) -> dict[str, int]:
+    """How many of a tenant's jobs are in each status (every status present, zeros included)."""
+    # The $in on every status filters nothing; it lets MongoDB answer from the
+    # (tenant, status, ...) index instead of reading whole job documents.
     statuses = [s.value for s in Status]
     with translated():
         rows = list(jobs.aggregate([
-            {"$match": {"status": {"$in": statuses}}},
+            {"$match": {"$and": [{"tenant": tenant}, {"status": {"$in": statuses}}]}},
             {"$group": {"_id": "$status", "n": {"$sum": 1}}},
         ]))
     counts = dict.fromkeys(statuses, 0)
@@ -111,14 +111,15 @@ def _second_of(key: Any) -> int | None:
     return int(key.timestamp())
 
 
-def sent_per_bucket(logs: Collection[Doc], window: Window) -> list[int]:
-    """How many `sent` events fall in each bucket of `window`, oldest bucket first."""
+def sent_per_bucket(logs: Collection[Doc], window: Window, tenant: str) -> list[int]:
+    """How many of a tenant's `sent` events fall in each bucket of `window`, oldest first."""
     # Grouped per second in the store (at most window-seconds rows come back) and summed into
     # buckets here: the embedded store ignores $dateTrunc's binSize. The $and form of the
     # range is the one the embedded store applies inside an aggregation (same meaning on
     # MongoDB); rows outside the window are dropped below all the same.
     pipeline: list[Doc] = [
         {"$match": {"$and": [
+            {"tenant": tenant},
             {"event": Event.SENT.value},
             {"createdAt": {"$gte": window.since}},
             {"createdAt": {"$lt": window.until}},
@@ -147,6 +148,7 @@ def ensure_indexes(logs: Collection[Doc]) -> None:
 def read_stats(
     jobs: Collection[Doc],
     logs: Collection[Doc],
+    tenant: str,
     *,
     now: datetime | None = None,
     window_seconds: int = WINDOW_SECONDS,
@@ -155,8 +157,8 @@ def read_stats(
     """Counts by status and the sent-per-second series, as `GET /api/stats` returns them."""
     now = now or clock.now()
     window = Window.ending_before(now, window_seconds, bucket_seconds)
-    counts = count_by_status(jobs)
-    sent = sent_per_bucket(logs, window)
+    counts = count_by_status(jobs, tenant)
+    sent = sent_per_bucket(logs, window, tenant)
     return {
         "counts": counts,
         "total": sum(counts.values()),
@@ -180,11 +182,11 @@ class StatsCache:
         self._entries: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._indexed: set[str] = set()
 
-    def get(self, deps: Deps, window_seconds: int, bucket_seconds: int) -> dict[str, Any]:
-        """The stats of the database `deps` point at, at most `ttl` seconds old."""
+    def get(self, deps: Deps, tenant: str, window_seconds: int, bucket_seconds: int) -> dict[str, Any]:
+        """A tenant's stats in the database `deps` point at, at most `ttl` seconds old."""
         db = deps.jobs.client.get_database(deps.settings.mongodb_db)
         name = f"{deps.settings.mongodb_uri}|{db.name}"
-        key = (name, str(window_seconds), str(bucket_seconds))
+        key = (name, tenant, str(window_seconds), str(bucket_seconds))
         with self._lock:
             hit = self._entries.get(key)
             if hit is not None and time.monotonic() - hit[0] < self.ttl:
@@ -192,7 +194,7 @@ class StatsCache:
             if name not in self._indexed:
                 ensure_indexes(db[LOGS])
                 self._indexed.add(name)
-        stats = read_stats(db[JOBS], db[LOGS], window_seconds=window_seconds, bucket_seconds=bucket_seconds)
+        stats = read_stats(db[JOBS], db[LOGS], tenant, window_seconds=window_seconds, bucket_seconds=bucket_seconds)
         with self._lock:
             self._entries[key] = (time.monotonic(), stats)
         return stats

@@ -19,6 +19,8 @@ from shared.states import Event, Status, check_move, sources_of
 
 Doc = dict[str, Any]
 JOBS = "notificationjobs"
+DEFAULT_TENANT = "default"
+NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
 LOGS = "notificationlogs"
 
 
@@ -50,6 +52,7 @@ def _job(doc: Doc) -> Job:
         attempts=int(doc.get("attempts", 0)),
         max_attempts=int(doc["maxAttempts"]),
         budget=int(doc.get("attemptBudget") or doc["maxAttempts"]),
+        tenant=str(doc.get("tenant", DEFAULT_TENANT)),
         last_error=doc.get("lastError"),
         created_at=doc["createdAt"],
         updated_at=doc["updatedAt"],
@@ -66,16 +69,21 @@ class JobStore:
     def ensure_indexes(self) -> None:
         """Create the indexes the queries use (idempotent)."""
         with translated():
-            # Newest-first listing. (On MongoDB, ("createdAt", -1), ("_id", -1) would also cover the
-            # tie-break; the embedded store rejects inserts once `_id` is in a compound index.)
+            # Newest-first listing, per tenant and per filter. (On MongoDB, `_id` as the last key
+            # would also cover the tie-break; the embedded store rejects inserts once `_id` is
+            # in a compound index.)
             self._c.create_index([("createdAt", DESCENDING)])
+            for keys in ([], ["status"], ["type"], ["recipient"]):
+                self._c.create_index([("tenant", ASCENDING), *((k, ASCENDING) for k in keys),
+                                      ("createdAtMs", DESCENDING)])
             self._c.create_index([("status", ASCENDING), ("updatedAt", ASCENDING)])
             self._c.create_index([("status", ASCENDING), ("leaseUntilMs", ASCENDING)])
 
-    def insert(self, new: NewJob, max_attempts: int) -> Job:
-        """Store a new `pending` job."""
+    def insert(self, new: NewJob, max_attempts: int, tenant: str = DEFAULT_TENANT) -> Job:
+        """Store a new `pending` job of `tenant`."""
         t = clock.now()
         doc: Doc = {
+            "tenant": tenant,
             "type": new.type,
             "recipient": new.recipient,
             "message": new.message,
@@ -86,6 +94,7 @@ class JobStore:
             "attemptBudget": max_attempts,
             "lastError": None,
             "createdAt": t,
+            "createdAtMs": clock.epoch_ms_of(t),
             "updatedAt": t,
             "__v": 0,
         }
@@ -94,19 +103,51 @@ class JobStore:
         doc["_id"] = result.inserted_id
         return _job(doc)
 
-    def get(self, job_id: str) -> Job:
-        """The job with this id, or JobNotFound."""
+    def get(self, job_id: str, tenant: str | None = None) -> Job:
+        """The job with this id (of `tenant`, when given), or JobNotFound.
+
+        Another tenant's job is "not found", never "forbidden": its existence is not revealed.
+        """
         oid = object_id(job_id)
+        scope = {} if tenant is None else {"tenant": tenant}
         with translated():
-            doc = self._c.find_one({"_id": oid})
+            doc = self._c.find_one({"_id": oid, **scope})
         if doc is None:
             raise JobNotFound(job_id)
         return _job(doc)
 
     def latest(self, limit: int = 100) -> list[Job]:
-        """The newest jobs first."""
+        """The newest jobs of every tenant first (operators' view)."""
         with translated():
-            docs = list(self._c.find().sort([("createdAt", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+            docs = list(self._c.find().sort(NEWEST_FIRST).limit(limit))
+        return [_job(d) for d in docs]
+
+    def page(
+        self,
+        tenant: str,
+        filters: Doc,
+        limit: int,
+        *,
+        after: tuple[int, str] | None = None,
+        since_ms: int | None = None,
+    ) -> list[Job]:
+        """A tenant's jobs newest first, filtered by equality on `filters`, after a cursor.
+
+        Keyset pagination on (createdAtMs, _id): stable under concurrent inserts, no page
+        skips or repeats a job. Integers, not dates: the embedded store compares dates to the
+        second (tests/integration/test_store_gaps.py).
+        """
+        query: Doc = {"tenant": tenant, **filters}
+        if since_ms is not None:
+            query["createdAtMs"] = {"$gte": since_ms}
+        if after is not None:
+            created, job_id = after
+            query["$or"] = [
+                {"createdAtMs": {"$lt": created}},
+                {"createdAtMs": created, "_id": {"$lt": object_id(job_id)}},
+            ]
+        with translated():
+            docs = list(self._c.find(query).sort(NEWEST_FIRST).limit(limit))
         return [_job(d) for d in docs]
 
     def move(
@@ -197,12 +238,13 @@ class LogStore:
         with translated():
             self._c.create_index([("jobId", ASCENDING), ("createdAt", ASCENDING)])
 
-    def add(self, job_id: str, event: Event, details: Doc | None = None) -> None:
-        """Append an event to a job's timeline."""
+    def add(self, job_id: str, event: Event, details: Doc | None = None, tenant: str | None = None) -> None:
+        """Append an event to a job's timeline (with its tenant where the caller has the job)."""
+        doc: Doc = {"jobId": job_id, "event": event.value, "details": details or {}, "createdAt": clock.now()}
+        if tenant is not None:
+            doc["tenant"] = tenant
         with translated():
-            self._c.insert_one(
-                {"jobId": job_id, "event": event.value, "details": details or {}, "createdAt": clock.now()}
-            )
+            self._c.insert_one(doc)
 
     def for_job(self, job_id: str) -> list[LogEntry]:
         """A job's events, oldest first."""

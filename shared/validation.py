@@ -9,7 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from shared.errors import FieldError, ValidationFailed
+from shared.errors import FieldError, PayloadTooLarge, ValidationFailed
 from shared.model import NewJob
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,7 +65,7 @@ def message_problem(channel: str, message: str) -> str | None:
 class CreateNotification(BaseModel):
     """The body of `POST /api/notifications` (shapes only; channel rules follow)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["email", "sms", "push"]
     recipient: StrictStr = Field(min_length=1, max_length=512)
@@ -78,6 +78,7 @@ _MESSAGES = {
     "missing": "is required",
     "string_type": "must be a string",
     "dict_type": "must be a JSON object",
+    "extra_forbidden": "is not a known field",
 }
 
 
@@ -89,6 +90,41 @@ def _shape_errors(error: ValidationError) -> list[FieldError]:
         )
         for item in error.errors()
     ]
+
+
+MAX_METADATA_DEPTH = 8
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON escapes allow and BSON cannot store
+        return False
+    return True
+
+
+def _storable_errors(payload: dict[str, Any]) -> list[FieldError]:
+    """Problems that would make the store refuse the document, as field errors."""
+    errors = [FieldError(f, "must be valid Unicode text") for f in ("recipient", "message")
+              if isinstance(payload.get(f), str) and not _is_text(payload[f])]
+
+    def walk(value: Any, path: str, depth: int) -> str | None:
+        if depth > MAX_METADATA_DEPTH:
+            return f"must not nest deeper than {MAX_METADATA_DEPTH} levels"
+        if isinstance(value, str):
+            return None if _is_text(value) else "must hold valid Unicode text"
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            if isinstance(key, str) and (not _is_text(key) or "\x00" in key or key.startswith("$") or "." in key):
+                return "keys must be text without '.', NUL or a leading '$'"
+            if (why := walk(item, f"{path}.{key}", depth + 1)) is not None:
+                return why
+        return None
+
+    metadata = payload.get("metadata")
+    if isinstance(metadata, dict) and (why := walk(metadata, "metadata", 1)) is not None:
+        errors.append(FieldError("metadata", why))
+    return errors
 
 
 def _channel_errors(payload: dict[str, Any]) -> list[FieldError]:
@@ -109,7 +145,7 @@ def _channel_errors(payload: dict[str, Any]) -> list[FieldError]:
 def parse_json_body(raw: bytes) -> Any:
     """Decode a request body as JSON, or raise ValidationFailed naming `body`."""
     if len(raw) > MAX_BODY_BYTES:
-        raise ValidationFailed([FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")])
+        raise PayloadTooLarge(f"The body must be at most {MAX_BODY_BYTES} bytes.")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -122,6 +158,9 @@ def validate_create(payload: Any) -> NewJob:
     """Turn a decoded JSON body into a NewJob, or raise ValidationFailed listing every bad field."""
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
+    unstorable = _storable_errors(payload)
+    if unstorable:
+        raise ValidationFailed(unstorable)
     errors = _channel_errors(payload)
     try:
         req = CreateNotification.model_validate(payload)

@@ -122,11 +122,28 @@ def deps(make_deps: Callable[..., Deps]) -> Deps:
 
 
 @pytest.fixture
-def api(deps: Deps) -> Iterator[httpx.Client]:
-    """An HTTP client for the route table behind the WSGI adapter (no sockets)."""
-    transport = httpx.WSGITransport(app=make_app(lambda: deps))
-    with httpx.Client(transport=transport, base_url="http://wavecom.test") as client:
-        yield client
+def api_as(deps: Deps) -> Iterator[Callable[[str], httpx.Client]]:
+    """HTTP clients for the route table behind the WSGI adapter (no sockets), each holding a
+    fresh API key of the tenant it is asked for."""
+    clients: list[httpx.Client] = []
+
+    def client_of(tenant: str) -> httpx.Client:
+        key = deps.keys.create(tenant).key
+        transport = httpx.WSGITransport(app=make_app(lambda: deps))
+        client = httpx.Client(transport=transport, base_url="http://wavecom.test",
+                              headers={"Authorization": f"Bearer {key}"})
+        clients.append(client)
+        return client
+
+    yield client_of
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def api(api_as: Callable[[str], httpx.Client]) -> httpx.Client:
+    """An HTTP client of tenant `default`, the tenant jobs made with `create_job` belong to."""
+    return api_as("default")
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # Long enough that a job with one forced failure is still `retrying` when the screenshot is taken.
 RETRY_BASE_MS = 30000
 TIMEOUT_MS = 15000
+KEY = "wck_e2e-" + os.urandom(12).hex()
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class Stack:
     store_uri: str
     db: str
     queue: str
+    key: str
+
+    def client(self) -> httpx.Client:
+        """An API client holding the stack's key."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"})
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +65,7 @@ def stack(store_uri: str, broker_url: str, tmp_path_factory: pytest.TempPathFact
         "RABBITMQ_URL": broker_url,
         "WAVECOM_MOCK_FAILURE_RATE": "0",
         "WAVECOM_RETRY_BASE_MS": str(RETRY_BASE_MS),
+        "WAVECOM_BOOTSTRAP_KEY": KEY,
     }
     log = (work / "stack.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "local.cli", "up"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
@@ -74,7 +81,7 @@ def stack(store_uri: str, broker_url: str, tmp_path_factory: pytest.TempPathFact
 
     try:
         wait_for(healthy, timeout=60, interval=0.2, what="the stack to answer /health")
-        yield Stack(url, store_uri, db, queue)
+        yield Stack(url, store_uri, db, queue, KEY)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -121,8 +128,10 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def open_dashboard(page: Page, stack: Stack) -> None:
-    """Load the dashboard and wait for its first successful poll."""
+    """Load the dashboard, enter the stack's API key as a person would, wait for a good poll."""
     page.goto(stack.url + "/")
+    page.fill("#api-key", stack.key)
+    page.click("#key-form button[type=submit]")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
@@ -155,7 +164,7 @@ def test_a_job_sent_from_the_form_appears_at_the_top_and_reaches_sent(page: Page
 
 def test_invalid_input_shows_the_api_messages_next_to_the_fields(page: Page, stack: Stack) -> None:
     open_dashboard(page, stack)
-    answer = httpx.post(f"{stack.url}/api/notifications", json={"type": "sms", "recipient": "12345", "message": " "})
+    answer = stack.client().post("/api/notifications", json={"type": "sms", "recipient": "12345", "message": " "})
     expected = {e["field"]: e["message"] for e in answer.json()["errors"]}
     send(page, "sms", "12345", " ")
     expect(page.locator("#error-recipient")).to_have_text(expected["recipient"])
@@ -199,20 +208,21 @@ def is_poll(request: Request) -> bool:
 
 
 def test_the_api_key_is_remembered_and_sent_as_a_bearer_token(page: Page, stack: Stack) -> None:
-    open_dashboard(page, stack)
-    page.fill("#api-key", "k-test-123")
+    page.goto(stack.url + "/")
+    page.fill("#api-key", stack.key)
     with page.expect_request(is_poll) as saved:
         page.click("#key-form button[type=submit]")
-    assert saved.value.all_headers().get("authorization") == "Bearer k-test-123"
+    assert saved.value.all_headers().get("authorization") == f"Bearer {stack.key}"
     with page.expect_request(is_poll) as reloaded:
         page.reload()
-    assert reloaded.value.all_headers().get("authorization") == "Bearer k-test-123"
-    expect(page.locator("#api-key")).to_have_value("k-test-123")
+    assert reloaded.value.all_headers().get("authorization") == f"Bearer {stack.key}"
+    expect(page.locator("#api-key")).to_have_value(stack.key)
     expect(page.locator("#key-state")).to_have_text("key in use")
     page.click("#key-clear")
     with page.expect_request(is_poll) as cleared:
         page.reload()
     assert "authorization" not in cleared.value.all_headers()
+    expect(page.locator("#key-state")).to_have_text("key required")  # the real API now says so
 
 
 def test_a_401_shows_key_required_then_key_rejected(page: Page, stack: Stack) -> None:
@@ -225,7 +235,8 @@ def test_a_401_shows_key_required_then_key_rejected(page: Page, stack: Stack) ->
     page.click("#key-form button[type=submit]")
     expect(page.locator("#key-state")).to_have_text("key rejected")
     page.unroute("**/api/**")
-    page.click("#retry-now")
+    page.fill("#api-key", stack.key)
+    page.click("#key-form button[type=submit]")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
@@ -267,7 +278,7 @@ def _seed(stack: Stack, status: str, recipient: str, type_: str, **extra: Any) -
     """Store a job in a status the live stack would pass through too fast to photograph."""
     t = datetime.now(UTC) - timedelta(seconds=40)
     MongoClient(stack.store_uri)[stack.db]["notificationjobs"].insert_one({
-        "type": type_, "recipient": recipient, "message": "Seeded for the screenshot", "metadata": {},
+        "tenant": "default", "createdAtMs": int(t.timestamp() * 1000), "type": type_, "recipient": recipient, "message": "Seeded for the screenshot", "metadata": {},
         "status": status, "attempts": 1 if status == "sending" else 0, "maxAttempts": 3, "lastError": None,
         "createdAt": t, "updatedAt": t, "__v": 0, **extra,
     })
@@ -282,7 +293,7 @@ def test_a_screenshot_shows_jobs_in_several_states(page: Page, stack: Stack, art
           leaseUntilMs=int(later.timestamp() * 1000))
     _seed(stack, "queued", "dana@example.com", "email")
     _seed(stack, "cancelled", "+2348012345602", "sms")
-    api = httpx.Client(base_url=stack.url)
+    api = stack.client()
     api.post("/api/notifications", json={"type": "email", "recipient": "reject@example.com", "message": "Statement ready"})
     api.post("/api/notifications", json={"type": "sms", "recipient": "+2348012345678", "message": "OTP 481516",
                                          "metadata": {"mockFailures": 1}})

@@ -44,6 +44,7 @@ def stack(tmp_path, broker_url):
         "RABBITMQ_URL": broker_url,
     }
     env.pop("MONGODB_URI", None)
+    env.pop("WAVECOM_BOOTSTRAP_KEY", None)  # `wavecom up` makes one and keeps it in the data dir
     proc = subprocess.Popen([WAVECOM, "up"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
 
@@ -55,7 +56,8 @@ def stack(tmp_path, broker_url):
 
     try:
         wait_for(healthy, timeout=60, interval=0.2, what="the stack to answer /health")
-        yield proc, base, queue, tmp_path
+        key = (tmp_path / "data" / "bootstrap-key").read_text().strip()
+        yield proc, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}), queue, tmp_path
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -69,20 +71,21 @@ def stack(tmp_path, broker_url):
 
 
 def test_the_stack_delivers_over_http_and_stops_everything_on_sigterm(stack):
-    proc, base, queue, workdir = stack
-    created = httpx.post(
-        f"{base}/api/notifications",
+    proc, api, queue, workdir = stack
+    assert api.get("/api/notifications", headers={"Authorization": ""}).status_code == 401
+    created = api.post(
+        "/api/notifications",
         json={"type": "sms", "recipient": "+2347031234567", "message": "Your code is 884422"},
     )
     assert created.status_code == 201
     job_id = created.json()["id"]
-    wait_for(lambda: httpx.get(f"{base}/api/notifications/{job_id}").json()["status"] == "sent", what="sent")
-    retried = httpx.post(
-        f"{base}/api/notifications",
+    wait_for(lambda: api.get(f"/api/notifications/{job_id}").json()["status"] == "sent", what="sent")
+    retried = api.post(
+        "/api/notifications",
         json={"type": "email", "recipient": "alice@example.com", "message": "Hi", "metadata": {"mockFailures": 1}},
     ).json()["id"]
     job = wait_for(
-        lambda: (j := httpx.get(f"{base}/api/notifications/{retried}").json())["status"] == "sent" and j, what="retry"
+        lambda: (j := api.get(f"/api/notifications/{retried}").json())["status"] == "sent" and j, what="retry"
     )
     assert job["attempts"] == 2
     assert (workdir / "data" / "store").is_dir()  # the embedded store keeps its files there
@@ -95,11 +98,11 @@ def test_the_stack_delivers_over_http_and_stops_everything_on_sigterm(stack):
 
 
 def test_data_survives_a_restart_of_the_stack(tmp_path, broker_url, stack):
-    proc, base, queue, workdir = stack
-    job_id = httpx.post(
-        f"{base}/api/notifications", json={"type": "push", "recipient": "device-token-1", "message": "Parcel"}
+    proc, api, queue, workdir = stack
+    job_id = api.post(
+        "/api/notifications", json={"type": "push", "recipient": "device-token-1", "message": "Parcel"}
     ).json()["id"]
-    wait_for(lambda: httpx.get(f"{base}/api/notifications/{job_id}").json()["status"] == "sent", what="sent")
+    wait_for(lambda: api.get(f"/api/notifications/{job_id}").json()["status"] == "sent", what="sent")
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     wait_for(lambda: not processes_with(queue), timeout=20, what="the first stack to stop")
@@ -114,7 +117,7 @@ def test_data_survives_a_restart_of_the_stack(tmp_path, broker_url, stack):
 
         def fetched():
             try:
-                return httpx.get(f"{base2}/api/notifications/{job_id}", timeout=1).json()
+                return httpx.get(f"{base2}/api/notifications/{job_id}", timeout=1, headers=api.headers).json()
             except httpx.HTTPError:
                 return None
 

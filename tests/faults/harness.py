@@ -37,6 +37,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     port: int = field(default_factory=embedded_store.free_port)
+    key: str = field(default_factory=lambda: "wck_fault-" + os.urandom(12).hex())
 
     @property
     def ledger(self) -> Path:
@@ -65,6 +66,7 @@ class Stack:
             "WAVECOM_SWEEP_INTERVAL_MS": "200",
             "WAVECOM_OUTBOX_GRACE_MS": "1000",
             "WAVECOM_STORE_TIMEOUT_MS": "1000",
+            "WAVECOM_BOOTSTRAP_KEY": self.key,
             **self.extra_env,
         }
         env.update(overrides)
@@ -115,7 +117,7 @@ class Stack:
 def create_many(stack: Stack, count: int, concurrency: int = 16, **body: object) -> list[httpx.Response]:
     """POST `count` notifications over real HTTP; returns every response."""
     payload = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456", **body}
-    with httpx.Client(base_url=stack.base, timeout=30) as client:
+    with httpx.Client(base_url=stack.base, timeout=30, headers={"Authorization": f"Bearer {stack.key}"}) as client:
         def one(_: int) -> httpx.Response:
             return client.post("/api/notifications", json=payload)
 
@@ -172,4 +174,9 @@ def wait_terminal(deps: Deps, job_ids: list[str], timeout: float = 90.0) -> None
                 remaining.discard(j)
         return not remaining
 
-    wait_for(done, timeout=timeout, interval=0.3, what=f"{len(remaining)} jobs to finish")
+    try:
+        wait_for(done, timeout=timeout, interval=0.3, what=f"{len(remaining)} jobs to finish")
+    except AssertionError:
+        stuck = {j: deps.jobs.get(j).status.value for j in list(remaining)[:5]}
+        timelines = {j: [e.event.value for e in deps.logs.for_job(j)] for j in stuck}
+        raise AssertionError(f"{len(remaining)} jobs unfinished, e.g. {stuck} {timelines}") from None

@@ -19,9 +19,13 @@ HEADERS = {"Content-Type": "application/json"}
 @pytest.fixture
 def client(deps):
     bootstrap.override(deps)
+    HEADERS["Authorization"] = AUTH["Authorization"] = f"Bearer {deps.keys.create('default').key}"
     with Client(app) as c:
         yield c
     bootstrap.override(None)
+
+
+AUTH: dict[str, str] = {}
 
 
 def mq_event(queue, *bodies):
@@ -44,17 +48,19 @@ def test_create_get_list_and_logs_through_chalice(client):
     created = client.http.post("/api/notifications", headers=HEADERS, body=body)
     assert created.status_code == 201
     job_id = created.json_body["id"]
-    assert client.http.get(f"/api/notifications/{job_id}").json_body["recipient"] == "alice@example.com"
-    assert [j["id"] for j in client.http.get("/api/notifications").json_body] == [job_id]
-    assert [e["event"] for e in client.http.get(f"/api/notifications/{job_id}/logs").json_body] == ["created", "queued"]
+    assert client.http.get(f"/api/notifications/{job_id}", headers=AUTH).json_body["recipient"] == "alice@example.com"
+    assert [j["id"] for j in client.http.get("/api/notifications", headers=AUTH).json_body] == [job_id]
+    timeline = client.http.get(f"/api/notifications/{job_id}/logs", headers=AUTH).json_body
+    assert [e["event"] for e in timeline] == ["created", "queued"]
+    assert client.http.get("/api/notifications").status_code == 401  # no key, no jobs
 
 
 def test_chalice_answers_bad_input_with_the_same_problem(client):
     r = client.http.post("/api/notifications", headers=HEADERS, body=json.dumps({"type": "fax"}))
     assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json"
     assert "type" in {e["field"] for e in r.json_body["errors"]}
-    assert client.http.get("/api/notifications/not-an-id").status_code == 404
-    plain = client.http.post("/api/notifications", headers={"Content-Type": "text/plain"}, body="hi")
+    assert client.http.get("/api/notifications/not-an-id", headers=AUTH).status_code == 404
+    plain = client.http.post("/api/notifications", headers={**AUTH, "Content-Type": "text/plain"}, body="hi")
     assert plain.status_code == 415 and plain.headers["Content-Type"] == "application/problem+json"
 
 

@@ -12,7 +12,7 @@ from shared.intake import create_job
 from shared.model import NewJob
 from shared.outbox import sweep
 from shared.states import Status
-from tests.conftest import provider, wait_for
+from tests.conftest import delete_queues, provider, wait_for
 
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
 
@@ -181,3 +181,34 @@ def test_stale_finds_only_jobs_older_than_the_cutoff(make_deps):
     job = create_job(deps, make_job())
     assert deps.jobs.stale(Status.PENDING, clock.now() - timedelta(seconds=30), 10) == []
     assert deps.jobs.stale(Status.PENDING, clock.now() + timedelta(seconds=1), 10) == [job.id]
+
+
+def test_a_queued_job_whose_message_was_lost_is_published_again(make_deps, start_worker, broker_url):
+    deps = make_deps(requeue_after_ms=1000)
+    job = create_job(deps, make_job())
+    delete_queues(broker_url, [deps.publisher.topology.queue])  # the message is gone
+    deps.publisher.close()
+    wait_for(lambda: sweep(deps).republished == 1, what="the sweeper to republish the job")
+    start_worker(deps)
+    wait_for(lambda: status(deps, job.id) == "sent", what="the job to be sent")
+    assert events(deps, job.id) == ["created", "queued", "queued", "sending", "sent"]
+    assert deps.logs.for_job(job.id)[2].details["republished"] is True
+
+
+def test_a_store_outage_does_not_spend_a_messages_delivery_budget(make_deps, start_worker, monkeypatch):
+    from shared.errors import StoreUnavailable
+
+    deps = make_deps(delivery_limit=2)
+    job = create_job(deps, make_job())
+    claim, calls = deps.jobs.claim, []
+
+    def store_down_for_a_while(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 4:  # more failed tries than the delivery limit allows deliveries
+            raise StoreUnavailable("MongoDB is unreachable")
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(deps.jobs, "claim", store_down_for_a_while)
+    start_worker(deps)
+    wait_for(lambda: status(deps, job.id) == "sent", timeout=30, what="the job to be sent after the outage")
+    assert "dead_lettered" not in events(deps, job.id)

@@ -112,7 +112,9 @@ def test_a_store_outage_is_a_503_problem_not_a_500(deps):
     unreachable = connect("mongodb://127.0.0.1:1/", "unreachable", timeout_ms=300)
     down = dataclasses.replace(deps, jobs=JobStore(unreachable[JOBS]), logs=LogStore(unreachable[LOGS]))
     transport = httpx.WSGITransport(app=make_app(lambda: down))
-    with httpx.Client(transport=transport, base_url="http://wavecom.test") as client:
+    key = deps.keys.create("default").key  # checking the key needs the store too
+    with httpx.Client(transport=transport, base_url="http://wavecom.test",
+                      headers={"Authorization": f"Bearer {key}"}) as client:
         for response in (client.get("/api/notifications"), create(client)):
             assert response.status_code == 503
             assert response.headers["content-type"] == "application/problem+json"

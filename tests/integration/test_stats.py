@@ -23,15 +23,16 @@ def collections(deps: Deps) -> tuple[Collection[dict[str, Any]], Collection[dict
     return db[JOBS], db[LOGS]
 
 
-def add_events(logs: Collection[dict[str, Any]], event: str, *ages_s: float) -> None:
-    logs.insert_many([{"jobId": f"j{i}", "event": event, "details": {}, "createdAt": NOW - timedelta(seconds=a)}
-                      for i, a in enumerate(ages_s)])
+def add_events(logs: Collection[dict[str, Any]], event: str, *ages_s: float, tenant: str = "acme") -> None:
+    logs.insert_many([{"jobId": f"j{i}", "event": event, "details": {}, "tenant": tenant,
+                       "createdAt": NOW - timedelta(seconds=a)} for i, a in enumerate(ages_s)])
 
 
 def test_counts_cover_every_status_including_those_with_no_job(deps: Deps) -> None:
     jobs, logs = collections(deps)
-    jobs.insert_many([{"status": s} for s in ["sent", "sent", "failed", "queued", "cancelled"]])
-    stats = read_stats(jobs, logs, now=NOW)
+    jobs.insert_many([{"status": s, "tenant": "acme"} for s in ["sent", "sent", "failed", "queued", "cancelled"]])
+    jobs.insert_many([{"status": "sent", "tenant": "other"} for _ in range(3)])  # another tenant's jobs are not counted
+    stats = read_stats(jobs, logs, "acme", now=NOW)
     assert stats["counts"] == {"pending": 0, "queued": 1, "sending": 0, "sent": 2, "retrying": 0,
                                "failed": 1, "cancelled": 1}
     assert stats["total"] == 5 and set(stats["counts"]) == {s.value for s in Status}
@@ -42,7 +43,8 @@ def test_sent_events_are_counted_in_whole_buckets_of_the_window(deps: Deps) -> N
     # NOW is 13:05:07.25: the window is the 60 five-second buckets ending at 13:05:05.
     add_events(logs, "sent", 2.5, 2.6, 3.0, 8.0, 299.0, 303.0, 400.0, 1.0)
     add_events(logs, "sending", 3.0, 3.1)
-    stats = read_stats(jobs, logs, now=NOW)["throughput"]
+    add_events(logs, "sent", 2.5, 2.6, tenant="other")
+    stats = read_stats(jobs, logs, "acme", now=NOW)["throughput"]
     assert stats["until"] == "2026-11-24T13:05:05.000Z" and stats["since"] == "2026-11-24T13:00:05.000Z"
     assert stats["bucketSeconds"] == 5 and len(stats["sent"]) == 60
     # 2.5, 2.6 and 3.0 s old fall in 13:05:00-05; 8.0 in 13:04:55-00; 299 in the first bucket;
@@ -55,7 +57,7 @@ def test_sent_events_are_counted_in_whole_buckets_of_the_window(deps: Deps) -> N
 def test_a_per_second_series_can_be_asked_for(deps: Deps) -> None:
     jobs, logs = collections(deps)
     add_events(logs, "sent", 1.5, 1.6, 2.5)
-    stats = read_stats(jobs, logs, now=NOW, window_seconds=10, bucket_seconds=1)["throughput"]
+    stats = read_stats(jobs, logs, "acme", now=NOW, window_seconds=10, bucket_seconds=1)["throughput"]
     # The window is 13:04:57-13:05:07: 2.5 s old is 13:05:04.75, 1.5 and 1.6 are in 13:05:05.
     assert stats["sent"][-3:] == [1, 2, 0] and len(stats["sent"]) == 10
 

@@ -111,3 +111,24 @@ def test_error_messages_never_echo_the_message_body():
     secret = "OTP 998877"
     errors = fields_of(make_body(recipient="bad", message=secret))
     assert all(secret not in m for m in errors.values())
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"a\u0000b": 1}, {"$where": "x"}, {"a.b": 1}, {"k": "\udad7"}, {"\udad7": 1}, {"k": [{"deep": {"$gt": 1}}]}],
+)
+def test_metadata_the_store_cannot_hold_is_refused(metadata):
+    assert "metadata" in fields_of(make_body(metadata=metadata))
+
+
+def test_metadata_nesting_is_bounded():
+    deep: dict = {}
+    node = deep
+    for _ in range(12):
+        node["k"] = {}
+        node = node["k"]
+    assert "nest" in fields_of(make_body(metadata=deep))["metadata"]
+
+
+def test_a_lone_surrogate_in_the_message_is_refused():
+    assert fields_of(make_body(message="hi \udad7"))["message"] == "must be valid Unicode text"

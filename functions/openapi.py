@@ -1,0 +1,143 @@
+"""The OpenAPI 3.1 document, built from the route table and the models that validate requests."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from functions import schemas
+from functions.http import Request, Response, json_response
+from shared.bootstrap import Deps
+from shared.querying import ListQuery
+from shared.validation import CreateNotification
+
+Doc = dict[str, Any]
+REF = "#/components/schemas/{model}"
+PROBLEM = "application/problem+json"
+MODELS: list[type[BaseModel]] = [
+    CreateNotification, schemas.JobSummary, schemas.Job, schemas.LogEntry, schemas.Problem, schemas.Stats,
+    schemas.Health,
+]
+PROBLEMS = {
+    400: "Invalid input; `errors` names each field.",
+    401: "No API key, or one that is unknown or revoked.",
+    404: "No such notification (or it belongs to another tenant).",
+    409: "The notification's status does not allow this, or the Idempotency-Key is in use.",
+    413: "The body is over 1 MB.",
+    415: "The body is not application/json.",
+    422: "The Idempotency-Key was used with a different body.",
+    429: "Over the tenant's rate limit; see Retry-After.",
+    503: "The store or the broker is unavailable; try again.",
+}
+CREATE_EXAMPLE = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456",
+                  "metadata": {"customerRef": "C-1042"}}
+JOB_ID_PARAM = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "string", "examples": ["6b05a10ad2944b3343f56957"]}}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says of one route."""
+
+    summary: str
+    ok: tuple[int, str | None, str]  # status, schema (None: free-form), description
+    problems: tuple[int, ...] = ()
+    body: str | None = None
+    query: type[BaseModel] | None = None
+    params: list[Doc] = field(default_factory=list)
+    list_of: bool = False
+    content_type: str = "application/json"
+
+
+OPERATIONS: dict[str, Operation] = {
+    "create": Operation("Create a notification", (201, "JobSummary", "Accepted: queued, or pending while the broker is away"),
+                        (400, 409, 413, 415, 422), body="CreateNotification",
+                        params=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]),
+    "list": Operation("List notifications, newest first", (200, "Job", "A page of jobs; `Link: <...>; rel=\"next\"` when there are more"),
+                      (400,), query=ListQuery, list_of=True),
+    "get": Operation("Get a notification", (200, "Job", "The job"), (404,), params=[JOB_ID_PARAM]),
+    "logs": Operation("A notification's timeline", (200, "LogEntry", "Its events, oldest first"), (404,),
+                      params=[JOB_ID_PARAM], list_of=True),
+    "retry": Operation("Retry a failed notification", (202, "Job", "Queued again with a fresh attempt budget"),
+                       (404, 409), params=[JOB_ID_PARAM]),
+    "cancel": Operation("Cancel a notification not yet being sent", (200, "Job", "Cancelled"), (404, 409),
+                        params=[JOB_ID_PARAM]),
+    "stats": Operation("Counts by status and jobs sent per second", (200, "Stats", "For the dashboard"), (400,),
+                       params=[{"name": n, "in": "query", "required": False, "schema": {"type": "integer"}}
+                               for n in ("windowSeconds", "bucketSeconds")]),
+    "health": Operation("The process is up", (200, "Health", "Up")),
+    "ready": Operation("The store and the broker answer", (200, None, "Ready"), (503,)),
+    "metrics": Operation("Prometheus metrics", (200, None, "Text exposition format"), content_type="text/plain"),
+    "openapi": Operation("This document", (200, None, "OpenAPI 3.1")),
+}
+
+
+def _query_params(model: type[BaseModel]) -> list[Doc]:
+    schema = model.model_json_schema(ref_template=REF)
+    return [{"name": name, "in": "query", "required": False, "schema": _not_null(prop)}
+            for name, prop in schema.get("properties", {}).items()]
+
+
+def _not_null(prop: Doc) -> Doc:
+    # An optional query parameter is left out, never sent as null.
+    branches = [b for b in prop.get("anyOf", []) if b.get("type") != "null"]
+    rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default") or (k == "default" and v is not None)}
+    return {**rest, **branches[0]} if len(branches) == 1 else rest
+
+
+def _problem(status: int) -> Doc:
+    return {"description": PROBLEMS.get(status, "Problem"),
+            "content": {PROBLEM: {"schema": {"$ref": REF.format(model="Problem")}}}}
+
+
+def _operation(route: Any, op: Operation) -> Doc:
+    status, model, description = op.ok
+    schema: Doc = {"$ref": REF.format(model=model)} if model else {}
+    if op.list_of:
+        schema = {"type": "array", "items": schema}
+    doc: Doc = {"operationId": route.name, "summary": op.summary,
+                "responses": {str(status): {"description": description,
+                                            "content": {op.content_type: {"schema": schema}}}}}
+    problems = set(op.problems) | ({401, 429, 503} if not route.public else set())
+    for code in sorted(problems):
+        doc["responses"][str(code)] = _problem(code)
+    params = op.params + (_query_params(op.query) if op.query else [])
+    if params:
+        doc["parameters"] = params
+    if op.body:
+        doc["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": REF.format(model=op.body)}, "example": CREATE_EXAMPLE}}}
+    doc["security"] = [] if route.public else [{"apiKey": []}]
+    return doc
+
+
+@functools.cache
+def document() -> Doc:
+    """The whole OpenAPI 3.1 document."""
+    from functions.routes import ROUTES
+
+    _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
+    paths: Doc = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, OPERATIONS[route.name])
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "WaveCom Notify", "version": "1.0.0",
+                 "description": "Email, SMS and push notification jobs: create, track, retry, cancel."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {}),
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                                      "description": "A key from `wavecom keys create`"}}},
+        "security": [{"apiKey": []}],
+    }
+
+
+def handle(request: Request, deps: Deps) -> Response:
+    """GET /api/openapi.json: the document (no key needed)."""
+    return json_response(200, document())

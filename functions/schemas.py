@@ -1,0 +1,92 @@
+"""The shapes of API responses, for the OpenAPI document (requests use the validating models)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
+
+from shared.states import Event, Status
+
+Channel = Literal["email", "sms", "push"]
+ISO_TIME: JsonDict = {"format": "date-time", "examples": ["2026-11-24T13:05:01.123Z"]}
+JOB_ID: JsonDict = {"pattern": "^[0-9a-f]{24}$", "examples": ["6b05a10ad2944b3343f56957"]}
+
+
+class JobSummary(BaseModel):
+    """What a create answers."""
+
+    id: str = Field(json_schema_extra=JOB_ID)
+    status: Literal["queued", "pending"]
+    attempts: int = Field(ge=0)
+    maxAttempts: int = Field(ge=1)
+    createdAt: str = Field(json_schema_extra=ISO_TIME)
+
+
+class Job(BaseModel):
+    """A notification job."""
+
+    id: str = Field(json_schema_extra=JOB_ID)
+    type: Channel
+    recipient: str
+    message: str
+    metadata: dict[str, Any]
+    status: Status
+    attempts: int = Field(ge=0)
+    maxAttempts: int = Field(ge=1)
+    lastError: str | None
+    createdAt: str = Field(json_schema_extra=ISO_TIME)
+    updatedAt: str = Field(json_schema_extra=ISO_TIME)
+
+
+class LogEntry(BaseModel):
+    """One event of a job's timeline."""
+
+    id: str
+    jobId: str = Field(json_schema_extra=JOB_ID)
+    event: Event
+    details: dict[str, Any]
+    createdAt: str = Field(json_schema_extra=ISO_TIME)
+
+
+class FieldProblem(BaseModel):
+    """One invalid field."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class Throughput(BaseModel):
+    """Jobs sent per bucket of the recent window."""
+
+    since: str = Field(json_schema_extra=ISO_TIME)
+    until: str = Field(json_schema_extra=ISO_TIME)
+    bucketSeconds: int
+    sent: list[int]
+    sentPerSecond: list[float]
+
+
+class Stats(BaseModel):
+    """What the dashboard polls."""
+
+    counts: dict[str, int]
+    total: int
+    throughput: Throughput
+    generatedAt: str = Field(json_schema_extra=ISO_TIME)
+
+
+class Health(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"]
