@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pika
 import pika.exceptions
@@ -18,7 +18,6 @@ from shared.broker import parameters
 from shared.errors import BrokerUnavailable
 from shared.mongo import translated
 from shared.states import Status
-from shared.store import JOBS
 
 TIMEOUT_S = 2.0
 WAITING = (Status.PENDING, Status.QUEUED, Status.RETRYING)
@@ -120,13 +119,5 @@ def ping_store(deps: Deps) -> None:
 
 def oldest_waiting_since(deps: Deps) -> datetime | None:
     """When the oldest job still waiting to be sent (pending, queued, retrying) was created."""
-    # Few jobs wait at any time, and the status index finds them; only the oldest is returned.
-    jobs = deps.jobs.client.get_database(deps.settings.mongodb_db)[JOBS]
-    with pymongo.timeout(TIMEOUT_S), translated():
-        doc = jobs.find_one(
-            {"status": {"$in": [s.value for s in WAITING]}}, {"createdAt": 1}, sort=[("createdAt", pymongo.ASCENDING)]
-        )
-    created = None if doc is None else doc.get("createdAt")
-    if not isinstance(created, datetime):
-        return None
-    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+    with pymongo.timeout(TIMEOUT_S):
+        return deps.jobs.oldest_created(WAITING)

@@ -78,6 +78,7 @@ class JobStore:
                                       ("createdAtMs", DESCENDING)])
             self._c.create_index([("status", ASCENDING), ("updatedAt", ASCENDING)])
             self._c.create_index([("status", ASCENDING), ("leaseUntilMs", ASCENDING)])
+            self._c.create_index([("status", ASCENDING), ("createdAtMs", ASCENDING)])  # oldest waiting job
 
     def insert(self, new: NewJob, max_attempts: int, tenant: str = DEFAULT_TENANT) -> Job:
         """Store a new `pending` job of `tenant`."""
@@ -203,6 +204,13 @@ class JobStore:
             fields=fields,
             unset=("leaseOwner", "leaseUntilMs"),
         )
+
+    def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
+        """When the oldest job in one of `statuses` was created (None: there is none)."""
+        with translated():
+            doc = self._c.find_one({"status": {"$in": [s.value for s in statuses]}}, {"createdAt": 1},
+                                   sort=[("createdAtMs", ASCENDING)])
+        return None if doc is None else doc["createdAt"]
 
     def stale(self, status: Status, older_than: datetime, limit: int) -> list[str]:
         """Ids of jobs left in `status` since before `older_than`, oldest first."""
