@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from functions.http import Request, Response, is_json, json_response, problem
+from typing import Any
+
+from functions.http import Request, Response, is_json, problem
+from functions.idempotent import once
 from shared.bootstrap import Deps
-from shared.idempotency import check_key, fingerprint
 from shared.intake import create_job
 from shared.validation import parse_json_body, validate_create
 
@@ -16,25 +18,9 @@ def handle(request: Request, deps: Deps) -> Response:
         return problem(415, "Send the notification as application/json.", slug="unsupported-media-type")
     payload = parse_json_body(request.body)
     new = validate_create(payload)
-    tenant = request.tenant or "default"
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return _created(create_job(deps, new, tenant).summary())
-    check_key(key)
-    first = deps.idempotency.begin(tenant, key, fingerprint(payload))
-    if first is not None:
-        return _created(first.body, replayed=True)
-    try:
-        summary = create_job(deps, new, tenant).summary()
-    except BaseException:
-        deps.idempotency.abandon(tenant, key)
-        raise
-    deps.idempotency.complete(tenant, key, 201, summary)
-    return _created(summary)
+    return once(request, deps, payload, lambda: (201, create_job(deps, new, request.tenant or "default").summary()),
+                _location)
 
 
-def _created(summary: dict[str, object], replayed: bool = False) -> Response:
-    headers = {"Location": f"/api/notifications/{summary['id']}"}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(201, summary, headers)
+def _location(summary: Any) -> dict[str, str]:
+    return {"Location": f"/api/notifications/{summary['id']}"}

@@ -20,7 +20,7 @@ REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
 MODELS: list[type[BaseModel]] = [
     CreateNotification, schemas.JobSummary, schemas.Job, schemas.LogEntry, schemas.Problem, schemas.Stats,
-    schemas.Health,
+    schemas.Health, schemas.BatchResult,
 ]
 PROBLEMS = {
     400: "Invalid input; `errors` names each field.",
@@ -51,6 +51,7 @@ class Operation:
     params: list[Doc] = field(default_factory=list)
     list_of: bool = False
     content_type: str = "application/json"
+    batch: bool = False  # the body is an array of `body`, and some may be refused (207)
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -58,6 +59,10 @@ OPERATIONS: dict[str, Operation] = {
                         (400, 409, 413, 415, 422), body="CreateNotification",
                         params=[{"name": "Idempotency-Key", "in": "header", "required": False,
                                  "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]),
+    "batch": Operation("Create up to 1,000 notifications", (201, "BatchResult", "All accepted"),
+                       (400, 409, 413, 415, 422), body="CreateNotification", batch=True,
+                       params=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]),
     "list": Operation("List notifications, newest first", (200, "Job", "A page of jobs; `Link: <...>; rel=\"next\"` when there are more"),
                       (400,), query=ListQuery, list_of=True),
     "get": Operation("Get a notification", (200, "Job", "The job"), (404,), params=[JOB_ID_PARAM]),
@@ -110,8 +115,15 @@ def _operation(route: Any, op: Operation) -> Doc:
     if params:
         doc["parameters"] = params
     if op.body:
+        body_schema: Doc = {"$ref": REF.format(model=op.body)}
+        example: Any = CREATE_EXAMPLE
+        if op.batch:
+            body_schema = {"type": "array", "items": body_schema, "minItems": 1, "maxItems": 1000}
+            example = [CREATE_EXAMPLE, {**CREATE_EXAMPLE, "type": "email", "recipient": "ada@example.com"}]
+            doc["responses"]["207"] = {"description": "Some accepted; `items` says which and why not",
+                                       "content": {op.content_type: {"schema": schema}}}
         doc["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": REF.format(model=op.body)}, "example": CREATE_EXAMPLE}}}
+            "schema": body_schema, "example": example}}}
     doc["security"] = [] if route.public else [{"apiKey": []}]
     return doc
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from functions import cancel, create, get, health, logs, metrics, openapi, ready, retry, stats
+from functions import batch, cancel, create, get, health, logs, metrics, openapi, ready, retry, stats
 from functions import list as list_jobs
 from functions.gate import admit
 from functions.http import Request, Response, problem
@@ -37,6 +37,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/notifications", create.handle, "create"),
+    Route("POST", "/api/notifications/batch", batch.handle, "batch"),
     Route("GET", "/api/notifications", list_jobs.handle, "list"),
     Route("GET", "/api/notifications/{id}", get.handle, "get"),
     Route("GET", "/api/notifications/{id}/logs", logs.handle, "logs"),

@@ -24,6 +24,33 @@ class JobSummary(BaseModel):
     createdAt: str = Field(json_schema_extra=ISO_TIME)
 
 
+class FieldProblem(BaseModel):
+    """One invalid field."""
+
+    field: str
+    message: str
+
+
+class BatchItem(BaseModel):
+    """The answer for one item of a batch: its job (accepted) or its field errors (rejected)."""
+
+    index: int = Field(ge=0)
+    id: str | None = Field(default=None, json_schema_extra=JOB_ID)
+    status: Literal["queued", "pending"] | None = None
+    attempts: int | None = None
+    maxAttempts: int | None = None
+    createdAt: str | None = Field(default=None, json_schema_extra=ISO_TIME)
+    errors: list[FieldProblem] | None = None
+
+
+class BatchResult(BaseModel):
+    """What a batch create answers, items in request order."""
+
+    accepted: int
+    rejected: int
+    items: list[BatchItem]
+
+
 class Job(BaseModel):
     """A notification job."""
 
@@ -48,13 +75,6 @@ class LogEntry(BaseModel):
     event: Event
     details: dict[str, Any]
     createdAt: str = Field(json_schema_extra=ISO_TIME)
-
-
-class FieldProblem(BaseModel):
-    """One invalid field."""
-
-    field: str
-    message: str
 
 
 class Problem(BaseModel):

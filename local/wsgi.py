@@ -11,7 +11,7 @@ from functions.http import Request, Response, problem
 from functions.routes import serve
 from local.site import with_site
 from shared.bootstrap import Deps, get_deps
-from shared.validation import MAX_BODY_BYTES
+from shared.validation import MAX_BATCH_BODY_BYTES
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -42,8 +42,8 @@ def make_app(deps: Callable[[], Deps] = get_deps) -> WSGIApp:
             length = -1
         if length < 0:
             return _respond(problem(400, "Content-Length is not a number."), start_response)
-        if length > MAX_BODY_BYTES:
-            return _respond(problem(413, f"The body must be at most {MAX_BODY_BYTES} bytes.",
+        if length > MAX_BATCH_BODY_BYTES:  # the largest any route takes; each route checks its own
+            return _respond(problem(413, f"The body must be at most {MAX_BATCH_BODY_BYTES} bytes.",
                                     slug="body-too-large"), start_response)
         body = environ["wsgi.input"].read(length) if length else b""
         request = Request(

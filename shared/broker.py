@@ -70,12 +70,36 @@ class Publisher:
         self._down_until = 0.0
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self._tx_channel: BlockingChannel | None = None
         self._declared: set[str] = set()
 
     def publish_job(self, job_id: str, *, delay_ms: int = 0, headers: dict[str, Any] | None = None) -> None:
         """Queue a job now, or after `delay_ms` through its delay queue; returns once confirmed."""
         queue = self.topology.queue if delay_ms <= 0 else self.topology.delay(delay_ms)
         self._publish(queue, job_message(job_id), _with_request_id(headers or {}), delay_ms)
+
+    @retry(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_attempt(2), reraise=True)
+    def publish_jobs(self, job_ids: list[str]) -> None:
+        """Queue many jobs in one AMQP transaction: one round trip instead of one confirm each.
+
+        The commit returns once the queues have taken every message; if it fails none count
+        and the jobs stay `pending` for the sweeper.
+        """
+        headers = _with_request_id({})
+        properties = pika.BasicProperties(delivery_mode=PERSISTENT, content_type="application/json", headers=headers)
+        with self._lock:
+            try:
+                self._open()
+                if self._tx_channel is None or not self._tx_channel.is_open:
+                    assert self._connection is not None
+                    self._tx_channel = self._connection.channel()
+                    self._tx_channel.tx_select()
+                for job_id in job_ids:
+                    self._tx_channel.basic_publish("", self.topology.queue, job_message(job_id), properties)
+                self._tx_channel.tx_commit()
+            except (pika.exceptions.AMQPError, OSError) as e:
+                self._reset()
+                raise BrokerUnavailable(f"RabbitMQ did not take the batch: {type(e).__name__}") from e
 
     def dead_letter(self, body: bytes, reason: str, headers: dict[str, Any] | None = None) -> None:
         """Move a message that can never be delivered to the dead-letter queue, with its reason."""
@@ -126,7 +150,7 @@ class Publisher:
         return channel
 
     def _reset(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
+        connection, self._connection, self._channel, self._tx_channel = self._connection, None, None, None
         self._declared.clear()
         if connection is not None and connection.is_open:
             try:

@@ -31,6 +31,24 @@ def queue_job(deps: Deps, job_id: str) -> bool:
     return True
 
 
+def create_jobs(deps: Deps, news: list[NewJob], tenant: str = DEFAULT_TENANT) -> list[Job]:
+    """Store many jobs in one bulk write, publish them in one broker transaction, and mark them
+    `queued` in one update; when the broker cannot take them they stay `pending`."""
+    jobs = deps.jobs.insert_many(news, deps.settings.max_attempts, tenant)
+    ids = [job.id for job in jobs]
+    deps.logs.add_many([(job.id, Event.CREATED, {"type": job.type, "recipient": mask_recipient(job.recipient)})
+                        for job in jobs], tenant)
+    try:
+        deps.publisher.publish_jobs(ids)
+    except BrokerUnavailable:
+        log.warning("batch accepted but not queued yet", extra={"jobs": len(jobs)})
+        return jobs
+    moved = deps.jobs.mark_queued(ids)
+    deps.logs.add_many([(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue}) for job_id in moved], tenant)
+    log.info("batch accepted", extra={"jobs": len(jobs)})
+    return [dataclasses.replace(job, status=Status.QUEUED) for job in jobs]
+
+
 def create_job(deps: Deps, new: NewJob, tenant: str = DEFAULT_TENANT) -> Job:
     """Store a job of `tenant` as `pending` and queue it; when the broker cannot take it yet,
     it is still accepted and stays `pending`."""

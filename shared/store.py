@@ -82,8 +82,34 @@ class JobStore:
 
     def insert(self, new: NewJob, max_attempts: int, tenant: str = DEFAULT_TENANT) -> Job:
         """Store a new `pending` job of `tenant`."""
+        return self.insert_many([new], max_attempts, tenant)[0]
+
+    def insert_many(self, news: list[NewJob], max_attempts: int, tenant: str = DEFAULT_TENANT) -> list[Job]:
+        """Store new `pending` jobs of `tenant` in one bulk write."""
+        docs = [self._new_doc(new, max_attempts, tenant) for new in news]
+        with translated():
+            self._c.insert_many(docs, ordered=True)  # pymongo sets each doc's _id
+        return [_job(doc) for doc in docs]
+
+    def mark_queued(self, job_ids: list[str]) -> list[str]:
+        """Move published `pending` jobs to `queued` in one update; returns the ids that moved.
+
+        A job a fast worker already claimed is left as it is.
+        """
+        check_move(Status.PENDING, Status.QUEUED)
+        oids = [object_id(j) for j in job_ids]
+        with translated():
+            result = self._c.update_many({"_id": {"$in": oids}, "status": Status.PENDING.value},
+                                         {"$set": {"status": Status.QUEUED.value}, "$currentDate": {"updatedAt": True}})
+            if result.modified_count == len(job_ids):
+                return job_ids
+            moved = self._c.find({"_id": {"$in": oids}, "status": Status.QUEUED.value}, {"_id": 1})
+            return [str(d["_id"]) for d in moved]
+
+    @staticmethod
+    def _new_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         t = clock.now()
-        doc: Doc = {
+        return {
             "tenant": tenant,
             "type": new.type,
             "recipient": new.recipient,
@@ -99,10 +125,6 @@ class JobStore:
             "updatedAt": t,
             "__v": 0,
         }
-        with translated():
-            result = self._c.insert_one(doc)
-        doc["_id"] = result.inserted_id
-        return _job(doc)
 
     def get(self, job_id: str, tenant: str | None = None) -> Job:
         """The job with this id (of `tenant`, when given), or JobNotFound.
@@ -248,11 +270,17 @@ class LogStore:
 
     def add(self, job_id: str, event: Event, details: Doc | None = None, tenant: str | None = None) -> None:
         """Append an event to a job's timeline (with its tenant where the caller has the job)."""
-        doc: Doc = {"jobId": job_id, "event": event.value, "details": details or {}, "createdAt": clock.now()}
-        if tenant is not None:
-            doc["tenant"] = tenant
-        with translated():
-            self._c.insert_one(doc)
+        self.add_many([(job_id, event, details or {})], tenant)
+
+    def add_many(self, entries: list[tuple[str, Event, Doc]], tenant: str | None = None) -> None:
+        """Append events (job id, event, details) to their jobs' timelines in one bulk write."""
+        t = clock.now()
+        docs: list[Doc] = [{"jobId": job_id, "event": event.value, "details": details, "createdAt": t,
+                            **({"tenant": tenant} if tenant is not None else {})}
+                           for job_id, event, details in entries]
+        if docs:
+            with translated():
+                self._c.insert_many(docs, ordered=False)
 
     def for_job(self, job_id: str) -> list[LogEntry]:
         """A job's events, oldest first."""

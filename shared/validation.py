@@ -13,6 +13,8 @@ from shared.errors import FieldError, PayloadTooLarge, ValidationFailed
 from shared.model import NewJob
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024  # a full batch of long emails; every item keeps its own limits
 MAX_METADATA_BYTES = 16 * 1024
 # Per-channel message limits: email in bytes (100 KB), SMS in characters, push in bytes (4 KB).
 EMAIL_MAX_BYTES = 100 * 1024
@@ -113,6 +115,8 @@ def _storable_errors(payload: dict[str, Any]) -> list[FieldError]:
             return f"must not nest deeper than {MAX_METADATA_DEPTH} levels"
         if isinstance(value, str):
             return None if _is_text(value) else "must hold valid Unicode text"
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            return "numbers must fit in 64 bits"
         items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
         for key, item in items:
             if isinstance(key, str) and (not _is_text(key) or "\x00" in key or key.startswith("$") or "." in key):
@@ -142,10 +146,10 @@ def _channel_errors(payload: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def parse_json_body(raw: bytes) -> Any:
+def parse_json_body(raw: bytes, limit: int = MAX_BODY_BYTES) -> Any:
     """Decode a request body as JSON, or raise ValidationFailed naming `body`."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body must be at most {MAX_BODY_BYTES} bytes.")
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The body must be at most {limit} bytes.")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

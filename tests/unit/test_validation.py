@@ -132,3 +132,8 @@ def test_metadata_nesting_is_bounded():
 
 def test_a_lone_surrogate_in_the_message_is_refused():
     assert fields_of(make_body(message="hi \udad7"))["message"] == "must be valid Unicode text"
+
+
+def test_metadata_numbers_must_fit_in_64_bits():
+    assert "64 bits" in fields_of(make_body(metadata={"n": 2**63}))["metadata"]
+    validate_create(make_body(metadata={"n": 2**63 - 1}))
