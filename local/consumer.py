@@ -36,6 +36,9 @@ class Consumer:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.prefetch = deps.settings.prefetch
+        # The window's concurrent deliveries share their store round trips.
+        deps.jobs.group_writes()
+        deps.logs.group_writes()
         self._stopping = threading.Event()
         self._connection: pika.BlockingConnection | None = None
         self._inflight = 0

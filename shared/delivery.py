@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ from shared.states import TERMINAL, Event, Status
 
 log = logging.getLogger("wavecom.delivery")
 T = TypeVar("T")
+# Log writes that overlap a provider call: one per delivery in flight at most.
+_BACKGROUND = ThreadPoolExecutor(max_workers=64, thread_name_prefix="log-write")
 
 
 def _stored(deps: Deps, write: Callable[[], T]) -> T:
@@ -62,8 +65,17 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
     job = deps.jobs.claim(job_id, deps.instance, deps.settings.lease_ms)
     if job is None:
         return _not_claimed(deps, job_id)
-    deps.logs.add(job_id, Event.SENDING, {"attempt": job.attempts, "worker": deps.instance})
-    fields = {"job_id": job_id, "type": job.type, "recipient": mask_recipient(job.recipient), "attempt": job.attempts}
+    # The `sending` entry is written while the provider works; the outcome is stored only after
+    # it, so the timeline stays in order and nothing is acked before both are stored.
+    logged = _BACKGROUND.submit(deps.logs.add, job_id, Event.SENDING, {"attempt": job.attempts, "worker": deps.instance})
+    try:
+        return _attempt(deps, job, logged)
+    finally:
+        logged.result()
+
+
+def _attempt(deps: Deps, job: Job, logged: Future[None]) -> Outcome:
+    fields = {"job_id": job.id, "type": job.type, "recipient": mask_recipient(job.recipient), "attempt": job.attempts}
     started = time.perf_counter()
     try:
         receipt = deps.providers[job.type].send(
@@ -71,6 +83,7 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
         )
     except ProviderError as e:
         _timed(job, started, "permanent" if isinstance(e, PermanentProviderError) else "transient")
+        logged.result()
         return _after_failure(deps, job, e, fields)
     except Exception as e:
         # A provider adapter broke its contract. Counted as a failed attempt, so the job's own
@@ -78,13 +91,15 @@ def deliver(deps: Deps, job_id: str) -> Outcome:
         # only the exception's type.
         _timed(job, started, "error")
         log.exception("provider raised an unexpected error", extra=fields)
-        error = TransientProviderError(f"unexpected provider error ({type(e).__name__})")
-        return _after_failure(deps, job, error, fields)
+        logged.result()
+        return _after_failure(deps, job, TransientProviderError(f"unexpected provider error ({type(e).__name__})"), fields)
     _timed(job, started, "ok")
-    if _stored(deps, lambda: deps.jobs.finish(job_id, deps.instance, Status.SENT)) is None:
+    logged.result()
+    owner = job.lease_owner or deps.instance
+    if not _stored(deps, lambda: deps.jobs.finish(job.id, owner, Status.SENT)):
         return _lost_lease(deps, job, fields)
     details = {"attempt": job.attempts, "provider": receipt.provider, "providerMessageId": receipt.message_id}
-    _stored(deps, lambda: deps.logs.add(job_id, Event.SENT, details, job.tenant))
+    _stored(deps, lambda: deps.logs.add(job.id, Event.SENT, details, job.tenant))
     log.info("job sent", extra=fields)
     return Outcome.SENT
 
@@ -114,8 +129,9 @@ def _lost_lease(deps: Deps, job: Job, fields: dict[str, Any]) -> Outcome:
 def _after_failure(deps: Deps, job: Job, error: ProviderError, fields: dict[str, Any]) -> Outcome:
     decision = deps.policy.decide(error, job.attempts, job.max_attempts)
     reason = str(error)
+    owner = job.lease_owner or deps.instance
     if decision.retry:
-        if _stored(deps, lambda: deps.jobs.finish(job.id, deps.instance, Status.RETRYING, {"lastError": reason})) is None:
+        if not _stored(deps, lambda: deps.jobs.finish(job.id, owner, Status.RETRYING, {"lastError": reason})):
             return _lost_lease(deps, job, fields)
         retry_at = iso(now() + timedelta(milliseconds=decision.delay_ms))
         deps.logs.add(
@@ -129,7 +145,7 @@ def _after_failure(deps: Deps, job: Job, error: ProviderError, fields: dict[str,
         RETRIES.labels(job.type).inc()
         log.info("retry scheduled", extra={**fields, "delay_ms": decision.delay_ms, "error": reason})
         return Outcome.RETRY_SCHEDULED
-    if _stored(deps, lambda: deps.jobs.finish(job.id, deps.instance, Status.FAILED, {"lastError": reason})) is None:
+    if not _stored(deps, lambda: deps.jobs.finish(job.id, owner, Status.FAILED, {"lastError": reason})):
         return _lost_lease(deps, job, fields)
     permanent = isinstance(error, PermanentProviderError)
     deps.logs.add(job.id, Event.FAILED, {"attempt": job.attempts, "error": reason, "permanent": permanent})

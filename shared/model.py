@@ -37,6 +37,7 @@ class Job:
     updated_at: datetime
     budget: int = 0  # the attempt budget it was created with; a manual retry adds it again
     tenant: str = "default"  # whose job it is; never shown, used to scope every read
+    lease_owner: str | None = None  # who holds the job while it is `sending`
 
     def to_json(self) -> dict[str, Any]:
         """The job as the API returns it (the seed's field names)."""

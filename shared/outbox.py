@@ -52,8 +52,9 @@ def reclaim_expired(deps: Deps, result: SweepResult) -> None:
             result.published += queue_job(deps, job_id)
 
 
-def sweep(deps: Deps) -> SweepResult:
-    """One pass: expired leases first, then jobs left `pending` longer than the grace period."""
+def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
+    """One pass: expired leases first, then jobs left `pending` longer than the grace period,
+    then (when `lost`) jobs whose message seems lost."""
     result = SweepResult()
     reclaim_expired(deps, result)
     cutoff = now() - timedelta(milliseconds=deps.settings.outbox_grace_ms)
@@ -63,7 +64,8 @@ def sweep(deps: Deps) -> SweepResult:
         if not queue_job(deps, job_id):
             break  # the broker is still away; the next sweep tries again
         result.published += 1
-    republish_lost(deps, result)
+    if lost:
+        republish_lost(deps, result)
     if result.published or result.lease_expired or result.republished:
         log.info("sweep", extra={"published": result.published, "lease_expired": result.lease_expired,
                                  "republished": result.republished})
@@ -95,9 +97,14 @@ class Sweeper:
     def run(self) -> None:
         """Sweep until `stop()`; store and broker outages only delay the next sweep."""
         interval = self.deps.settings.sweep_interval_ms / 1000
+        # Lost messages are looked for far less often: their threshold is minutes, and the
+        # scan covers every queued job.
+        lost_every = max(1, int(self.deps.settings.requeue_after_ms / 10 / self.deps.settings.sweep_interval_ms))
+        passes = 0
         while not self._stopping.wait(interval):
+            passes += 1
             try:
-                sweep(self.deps)
+                sweep(self.deps, lost=passes % lost_every == 0)
             except (StoreUnavailable, BrokerUnavailable) as e:
                 log.warning("sweep skipped", extra={"error": str(e)})
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 
 from shared import clock
 from shared.errors import JobNotFound
+from shared.groupcommit import Batcher
 from shared.model import Job, LogEntry, NewJob
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
@@ -52,6 +54,7 @@ def _job(doc: Doc) -> Job:
         attempts=int(doc.get("attempts", 0)),
         max_attempts=int(doc["maxAttempts"]),
         budget=int(doc.get("attemptBudget") or doc["maxAttempts"]),
+        lease_owner=doc.get("leaseOwner"),
         tenant=str(doc.get("tenant", DEFAULT_TENANT)),
         last_error=doc.get("lastError"),
         created_at=doc["createdAt"],
@@ -65,6 +68,8 @@ class JobStore:
     def __init__(self, collection: Collection[Doc]) -> None:
         self._c = collection
         self.client = collection.database.client
+        self._claims: Batcher[tuple[str, str, int], Job | None] | None = None
+        self._finishes: Batcher[tuple[str, str, Status, Doc], bool] | None = None
 
     def ensure_indexes(self) -> None:
         """Create the indexes the queries use (idempotent)."""
@@ -209,23 +214,68 @@ class JobStore:
 
     def claim(self, job_id: str, owner: str, lease_ms: int) -> Job | None:
         """Take a job for one delivery attempt under a lease; None if it is not claimable."""
-        return self.move(
-            job_id,
-            Status.SENDING,
-            fields={"leaseOwner": owner, "leaseUntilMs": clock.epoch_ms() + lease_ms},
-            inc={"attempts": 1},
-        )
+        if self._claims is not None:
+            return self._claims.submit((job_id, owner, lease_ms))
+        return self.claim_many([job_id], owner, lease_ms)[0]
 
-    def finish(self, job_id: str, owner: str, target: Status, fields: Doc | None = None) -> Job | None:
+    def claim_many(self, job_ids: list[str], owner: str, lease_ms: int) -> list[Job | None]:
+        """Claim many jobs in one update and one read; each answer in the order asked.
+
+        The lease owner is `owner` plus a token of this call, so the read finds exactly what
+        this call claimed. A job asked for twice is claimed once.
+        """
+        token = f"{owner}:{uuid.uuid4().hex[:8]}"
+        oids = list({object_id(j) for j in job_ids})
+        update: Doc = {
+            "$set": {"status": Status.SENDING.value, "leaseOwner": token, "leaseUntilMs": clock.epoch_ms() + lease_ms},
+            "$inc": {"attempts": 1},
+            "$currentDate": {"updatedAt": True},
+        }
+        with translated():
+            self._c.update_many(
+                {"_id": {"$in": oids}, "status": {"$in": [s.value for s in sources_of(Status.SENDING)]}}, update
+            )
+            claimed = {str(d["_id"]): _job(d) for d in self._c.find({"_id": {"$in": oids}, "leaseOwner": token})}
+        return [claimed.pop(j, None) for j in job_ids]
+
+    def finish(self, job_id: str, owner: str, target: Status, fields: Doc | None = None) -> bool:
         """Store the outcome of an attempt, only if `owner` still holds the job's lease."""
-        return self.move(
-            job_id,
-            target,
-            sources=[Status.SENDING],
-            where={"leaseOwner": owner},
-            fields=fields,
-            unset=("leaseOwner", "leaseUntilMs"),
-        )
+        if self._finishes is not None:
+            return self._finishes.submit((job_id, owner, target, fields or {}))
+        return self.finish_many([(job_id, owner, target, fields or {})])[0]
+
+    def finish_many(self, outcomes: list[tuple[str, str, Status, Doc]]) -> list[bool]:
+        """Store many outcomes in one bulk write; each is applied only under its own lease."""
+        for _, _, target, _ in outcomes:
+            check_move(Status.SENDING, target)
+        ops = [
+            UpdateOne(
+                {"_id": object_id(job_id), "status": Status.SENDING.value, "leaseOwner": owner},
+                {"$set": {"status": target.value, "finishedBy": owner, **fields},
+                 "$unset": {"leaseOwner": "", "leaseUntilMs": ""}, "$currentDate": {"updatedAt": True}},
+            )
+            for job_id, owner, target, fields in outcomes
+        ]
+        with translated():
+            result = self._c.bulk_write(ops, ordered=False)
+            if result.matched_count == len(ops):
+                return [True] * len(ops)
+            # Some leases had moved on: find out which outcomes were stored.
+            owners = list({owner for _, owner, _, _ in outcomes})
+            done = {(str(d["_id"]), d["finishedBy"]) for d in self._c.find(
+                {"_id": {"$in": [object_id(j) for j, _, _, _ in outcomes]}, "finishedBy": {"$in": owners}},
+                {"finishedBy": 1})}
+        return [(job_id, owner) in done for job_id, owner, _, _ in outcomes]
+
+    def group_writes(self) -> None:
+        """Share claims and outcome writes of concurrent callers (the worker's window)."""
+        if self._claims is None:
+            self._claims = Batcher(lambda items: self._claim_group(items), name="claims")
+            self._finishes = Batcher(self.finish_many, name="finishes")
+
+    def _claim_group(self, items: list[tuple[str, str, int]]) -> list[Job | None]:
+        _, owner, lease_ms = items[0]  # one process: one owner and one lease length
+        return self.claim_many([job_id for job_id, _, _ in items], owner, lease_ms)
 
     def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
         """When the oldest job in one of `statuses` was created (None: there is none)."""
@@ -235,10 +285,14 @@ class JobStore:
         return None if doc is None else doc["createdAt"]
 
     def stale(self, status: Status, older_than: datetime, limit: int) -> list[str]:
-        """Ids of jobs left in `status` since before `older_than`, oldest first."""
+        """Ids of jobs left in `status` since before `older_than`, oldest first.
+
+        Selected by status through the index and compared by time here: few jobs sit in a
+        waiting status, while a date range makes the embedded store read every document.
+        """
         with translated():
-            docs = self._c.find({"status": status.value, "updatedAt": {"$lt": older_than}}, {"_id": 1})
-            return [str(d["_id"]) for d in docs.sort("updatedAt", ASCENDING).limit(limit)]
+            docs = self._c.find({"status": status.value}, {"updatedAt": 1}).sort("updatedAt", ASCENDING).limit(limit)
+            return [str(d["_id"]) for d in docs if d["updatedAt"] < older_than]
 
     def expired_leases(self, limit: int) -> list[str]:
         """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
@@ -262,6 +316,7 @@ class LogStore:
 
     def __init__(self, collection: Collection[Doc]) -> None:
         self._c = collection
+        self._inserts: Batcher[Doc, None] | None = None
 
     def ensure_indexes(self) -> None:
         """Create the indexes the queries use (idempotent)."""
@@ -278,9 +333,20 @@ class LogStore:
         docs: list[Doc] = [{"jobId": job_id, "event": event.value, "details": details, "createdAt": t,
                             **({"tenant": tenant} if tenant is not None else {})}
                            for job_id, event, details in entries]
-        if docs:
-            with translated():
-                self._c.insert_many(docs, ordered=False)
+        if len(docs) == 1 and self._inserts is not None:
+            self._inserts.submit(docs[0])
+        elif docs:
+            self._insert(docs)
+
+    def _insert(self, docs: list[Doc]) -> list[None]:
+        with translated():
+            self._c.insert_many(docs, ordered=False)
+        return [None] * len(docs)
+
+    def group_writes(self) -> None:
+        """Share the inserts of concurrent callers (the worker's window)."""
+        if self._inserts is None:
+            self._inserts = Batcher(self._insert, name="log-inserts")
 
     def for_job(self, job_id: str) -> list[LogEntry]:
         """A job's events, oldest first."""

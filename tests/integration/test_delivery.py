@@ -15,11 +15,17 @@ def make_job(**overrides):
 
 
 def final(deps, job_id, status, timeout=15.0):
-    return wait_for(
-        lambda: (job := deps.jobs.get(job_id)).status.value == status and job,
-        timeout=timeout,
-        what=f"job {job_id} to be {status}",
-    )
+    """Wait until the job has `status` and, for an outcome, its log entry is written too (the
+    entry is stored just after the status)."""
+    def reached():
+        job = deps.jobs.get(job_id)
+        if job.status.value != status:
+            return None
+        if status in ("sent", "failed") and events(deps, job_id)[-1] != status:
+            return None
+        return job
+
+    return wait_for(reached, timeout=timeout, what=f"job {job_id} to be {status}")
 
 
 def events(deps, job_id):

@@ -62,8 +62,12 @@ def test_racing_sweepers_publish_each_job_exactly_once(make_deps, broker_url):
     offline = make_deps(rabbitmq_url=UNREACHABLE)
     jobs = [create_job(offline, make_job()) for _ in range(40)]
     sweepers = [make_deps(outbox_grace_ms=0) for _ in range(3)]
-    # The embedded store compares dates to the second (test_store_gaps): wait until all are stale.
-    wait_for(lambda: len(offline.jobs.stale(Status.PENDING, clock.now(), 100)) == 40, what="all jobs to be stale")
+    # The sweepers' compare-and-set is the store's date comparison, to the second on the
+    # embedded store (test_store_gaps): wait until the store itself sees all 40 as stale.
+    def all_stale_to_the_store():
+        return len(list(offline.jobs._c.find({"status": "pending", "updatedAt": {"$lt": clock.now()}}))) == 40
+
+    wait_for(all_stale_to_the_store, what="all jobs to be stale")
     results = []
     threads = [threading.Thread(target=lambda d=d: results.append(sweep(d).published)) for d in sweepers]
     for t in threads:
@@ -104,7 +108,7 @@ def test_an_expired_lease_is_taken_back_and_the_late_worker_cannot_overwrite_the
     start_worker(live)
     wait_for(lambda: events(live, job.id).count("duplicate_skipped") == 1, what="both messages handled")
     assert status(live, job.id) == "sent"
-    assert live.jobs.finish(job.id, lost.instance, Status.SENT) is None  # fenced: the lease moved on
+    assert not live.jobs.finish(job.id, claimed.lease_owner, Status.SENT)  # fenced: the lease moved on
     assert live.jobs.get(job.id).attempts == 2
     later = [e for e in events(live, job.id)[4:] if e != "duplicate_skipped"]
     assert later == ["sending", "sent"]  # two messages (original and republished), one delivery
