@@ -10,7 +10,12 @@ from shared.bootstrap import Deps
 from shared.errors import FieldError, PayloadTooLarge, ValidationFailed
 from shared.intake import create_jobs
 from shared.model import NewJob
-from shared.validation import MAX_BATCH_BODY_BYTES, MAX_BATCH_ITEMS, parse_json_body, validate_create
+from shared.validation import (
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_ITEMS,
+    parse_json_body,
+    validate_create,
+)
 
 
 def handle(request: Request, deps: Deps) -> Response:

@@ -7,7 +7,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from functions import batch, cancel, create, get, health, logs, metrics, openapi, ready, retry, stats
+from functions import (
+    batch,
+    cancel,
+    create,
+    get,
+    health,
+    logs,
+    metrics,
+    openapi,
+    ready,
+    retry,
+    stats,
+)
 from functions import list as list_jobs
 from functions.gate import admit
 from functions.http import Request, Response, problem
