@@ -1,0 +1,92 @@
+"""`wavecom bench`: its command-line options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from shared.config import Settings
+
+DEFAULT_URL = "http://127.0.0.1:4200"
+DEFAULT_JOBS = 10_000
+MAX_BATCH = 1000  # the batch endpoint's limit per request
+N = TypeVar("N", int, float)
+
+
+def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
+    """A parser of positive numbers of `kind`."""
+
+    def parse(raw: str) -> N:
+        value = kind(raw)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {raw}")
+        return value
+
+    return parse
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """Benchmark the running stack."""
+    from local.bench.run import Options, bench
+    from local.bench.target import TargetError
+    from shared.errors import WavecomError
+
+    if args.mode == "batch" and args.batch_size > MAX_BATCH:
+        print(f"wavecom bench: --batch-size is at most {MAX_BATCH}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    opts = Options(
+        url=args.url.rstrip("/"), key=args.key, mongodb_uri=args.mongodb_uri, mode=args.mode,
+        batch_size=args.batch_size, concurrency=args.concurrency,
+        jobs=None if args.duration else (args.jobs or DEFAULT_JOBS), duration_s=args.duration,
+        timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,
+        mock_failure_rate=args.mock_failure_rate, new_tenant=args.new_tenant, out=out,
+        progress=not args.no_progress,
+    )
+    try:
+        return bench(opts, settings)
+    except (TargetError, WavecomError) as e:
+        print(f"wavecom bench: {e}", file=sys.stderr)
+        return 2
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `bench` to the `wavecom` command."""
+    p = sub.add_parser(
+        "bench",
+        help="load the running stack over HTTP and measure it against the broker's and store's ceilings",
+        description="Creates jobs through the API of a running stack (`make run`), follows them in the "
+        "store until every one is finished, measures the broker's and the store's raw ceilings on this "
+        "machine, and writes a JSON report and a PNG chart. Reads MONGODB_URI, MONGODB_DB, RABBITMQ_URL "
+        "and WAVECOM_QUEUE like the services do.",
+    )
+    p.add_argument("--url", default=DEFAULT_URL, help="the API (loopback only; default: %(default)s)")
+    p.add_argument("--key", default="", help="API key (default: WAVECOM_BOOTSTRAP_KEY, else "
+                   "WAVECOM_DATA_DIR/bootstrap-key)")
+    p.add_argument("--new-tenant", action="store_true",
+                   help="create a key of a fresh tenant bench-<time> for the run, revoked afterwards")
+    p.add_argument("--mongodb-uri", default="", help="the stack's store (default: MONGODB_URI, else the "
+                   "embedded store `wavecom up` runs for WAVECOM_DATA_DIR)")
+    p.add_argument("--mode", choices=("single", "batch"), default="single",
+                   help="one job per request, or POST /api/notifications/batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive(int), default=100, help="jobs per batch request (default: %(default)s)")
+    p.add_argument("--concurrency", type=_positive(int), default=50, help="concurrent clients (default: %(default)s)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--jobs", type=_positive(int), help=f"jobs to create (default: {DEFAULT_JOBS:,})")
+    size.add_argument("--duration", type=_positive(float), help="create jobs for this many seconds instead")
+    p.add_argument("--timeout", type=_positive(float), default=600.0,
+                   help="stop creating and waiting after this many seconds (default: %(default)s)")
+    p.add_argument("--ceiling-jobs", type=_positive(int),
+                   help="jobs for each raw ceiling (default: as many as the run accepted)")
+    p.add_argument("--mock-latency-ms", type=int, help="the workers' WAVECOM_MOCK_LATENCY_MS, recorded when the "
+                   "bench cannot read it from the running workers (default: 20)")
+    p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
+                   "(default: 0.1)")
+    p.add_argument("--out", default="", help="the JSON report; the chart goes beside it as .png "
+                   "(default: bench-reports/<time>.json)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_bench)
