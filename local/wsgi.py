@@ -11,6 +11,7 @@ from functions.http import Request, Response, problem
 from functions.routes import serve
 from local.site import with_site
 from shared.bootstrap import Deps, get_deps
+from shared.intake import group_creates
 from shared.validation import MAX_BATCH_BODY_BYTES
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -58,5 +59,12 @@ def make_app(deps: Callable[[], Deps] = get_deps) -> WSGIApp:
     return app
 
 
+def api_deps() -> Deps:
+    """The process's dependencies, with concurrent creates grouped into bulk writes."""
+    deps = get_deps()
+    group_creates(deps)
+    return deps
+
+
 # The API and, at `/`, the built dashboard: one port for both.
-application = with_site(make_app())
+application = with_site(make_app(api_deps))

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from shared.broker import Publisher
 from shared.config import Settings
+from shared.groupcommit import Batcher
 from shared.idempotency import KEYS as IDEMPOTENCY
 from shared.idempotency import IdempotencyStore
+from shared.model import Job, NewJob
 from shared.mongo import connect
 from shared.providers import Provider, mock_providers
 from shared.ratelimit import BUCKETS, RateLimiter
@@ -38,6 +40,8 @@ class Deps:
     limiter: RateLimiter
     idempotency: IdempotencyStore
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # Concurrent single creates sharing their writes (shared.intake.group_creates), or None.
+    creates: Batcher[tuple[NewJob, str], Job] | None = None
     # Who holds a lease: unique per process (and per Deps, so tests can run two "workers").
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 

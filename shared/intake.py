@@ -7,6 +7,7 @@ import logging
 
 from shared.bootstrap import Deps
 from shared.errors import BrokerUnavailable
+from shared.groupcommit import Batcher
 from shared.masking import mask_recipient
 from shared.model import Job, NewJob
 from shared.states import Event, Status
@@ -49,9 +50,29 @@ def create_jobs(deps: Deps, news: list[NewJob], tenant: str = DEFAULT_TENANT) ->
     return [dataclasses.replace(job, status=Status.QUEUED) for job in jobs]
 
 
+def group_creates(deps: Deps) -> None:
+    """Let concurrent single creates share one bulk write and one broker transaction (the API
+    process); each caller still waits for its own job to be stored and published."""
+    if deps.creates is None:
+        deps.creates = Batcher(lambda items: _create_group(deps, items), name="creates")
+
+
+def _create_group(deps: Deps, items: list[tuple[NewJob, str]]) -> list[Job]:
+    by_tenant: dict[str, list[int]] = {}
+    for index, (_, tenant) in enumerate(items):
+        by_tenant.setdefault(tenant, []).append(index)
+    jobs: list[Job | None] = [None] * len(items)
+    for tenant, indexes in by_tenant.items():
+        for index, job in zip(indexes, create_jobs(deps, [items[i][0] for i in indexes], tenant), strict=True):
+            jobs[index] = job
+    return [job for job in jobs if job is not None]
+
+
 def create_job(deps: Deps, new: NewJob, tenant: str = DEFAULT_TENANT) -> Job:
     """Store a job of `tenant` as `pending` and queue it; when the broker cannot take it yet,
     it is still accepted and stays `pending`."""
+    if deps.creates is not None:
+        return deps.creates.submit((new, tenant))
     job = deps.jobs.insert(new, deps.settings.max_attempts, tenant)
     masked = mask_recipient(job.recipient)
     deps.logs.add(job.id, Event.CREATED, {"type": job.type, "recipient": masked}, tenant)

@@ -125,3 +125,31 @@ def test_a_store_outage_is_a_503_problem_not_a_500(deps):
 def test_a_body_that_is_not_declared_json_is_a_415(api):
     r = api.post("/api/notifications", content=b"type=sms", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 415 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_concurrent_single_creates_share_bulk_writes_and_each_gets_its_own_job(deps, worker):
+    import threading
+
+    from shared.intake import group_creates
+
+    group_creates(deps)
+    key = deps.keys.create("default").key
+    transport = httpx.WSGITransport(app=make_app(lambda: deps))
+    answers, barrier = [], threading.Barrier(20)
+
+    def post(n):
+        with httpx.Client(transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {key}"}) as c:
+            barrier.wait()
+            answers.append((n, c.post("/api/notifications", json={"type": "sms", "message": f"code {n}",
+                                                                  "recipient": f"+23480123{n + 1:04d}1"})))
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert {r.status_code for _, r in answers} == {201} and len({r.json()["id"] for _, r in answers}) == 20
+    for n, r in answers:  # each answer is the caller's own job
+        assert deps.jobs.get(r.json()["id"]).recipient == f"+23480123{n + 1:04d}1"
+    wait_for(lambda: all(deps.jobs.get(r.json()["id"]).status.value == "sent" for _, r in answers),
+             timeout=30, what="all sent")
