@@ -16,38 +16,37 @@ from shared.store import DEFAULT_TENANT
 log = logging.getLogger("wavecom.intake")
 
 
-def queue_job(deps: Deps, job_id: str) -> bool:
-    """Publish a `pending` job (waiting for the confirm), then mark it `queued`.
+def queue_jobs(deps: Deps, job_ids: list[str], tenant: str | None = None) -> bool:
+    """Publish `pending` jobs in one broker transaction, then mark them `queued` in one update.
 
-    Returns False when the broker cannot take it; the job stays `pending` for the sweeper. The
-    mark is conditional: a fast worker may already have claimed (even sent) the job, and that
-    is never overwritten.
+    Returns False when the broker cannot take them; they stay `pending` for the sweeper. The
+    mark is conditional: a fast worker may already have claimed (even sent) a job, and that is
+    never overwritten.
     """
     try:
-        deps.publisher.publish_job(job_id)
+        deps.publisher.publish_jobs(job_ids)
     except BrokerUnavailable:
         return False
-    if deps.jobs.move(job_id, Status.QUEUED, sources=[Status.PENDING]) is not None:
-        deps.logs.add(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue})
+    moved = deps.jobs.mark_queued(job_ids)
+    deps.logs.add_many([(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue}) for job_id in moved], tenant)
     return True
 
 
 def create_jobs(deps: Deps, news: list[NewJob], tenant: str = DEFAULT_TENANT) -> list[Job]:
-    """Store many jobs in one bulk write, publish them in one broker transaction, and mark them
-    `queued` in one update; when the broker cannot take them they stay `pending`."""
+    """Store jobs in one bulk write and queue them; when the broker cannot take them yet they
+    are still accepted and stay `pending`."""
     jobs = deps.jobs.insert_many(news, deps.settings.max_attempts, tenant)
     ids = [job.id for job in jobs]
     deps.logs.add_many([(job.id, Event.CREATED, {"type": job.type, "recipient": mask_recipient(job.recipient)})
                         for job in jobs], tenant)
-    try:
-        deps.publisher.publish_jobs(ids)
-    except BrokerUnavailable:
-        log.warning("batch accepted but not queued yet", extra={"jobs": len(jobs)})
-        return jobs
-    moved = deps.jobs.mark_queued(ids)
-    deps.logs.add_many([(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue}) for job_id in moved], tenant)
-    log.info("batch accepted", extra={"jobs": len(jobs)})
-    return [dataclasses.replace(job, status=Status.QUEUED) for job in jobs]
+    queued = queue_jobs(deps, ids, tenant)
+    for job in jobs:
+        fields = {"job_id": job.id, "type": job.type, "recipient": mask_recipient(job.recipient)}
+        if queued:
+            log.info("job accepted", extra=fields)
+        else:
+            log.warning("job accepted but not queued yet", extra=fields)
+    return [dataclasses.replace(job, status=Status.QUEUED) for job in jobs] if queued else jobs
 
 
 def group_creates(deps: Deps) -> None:
@@ -73,11 +72,4 @@ def create_job(deps: Deps, new: NewJob, tenant: str = DEFAULT_TENANT) -> Job:
     it is still accepted and stays `pending`."""
     if deps.creates is not None:
         return deps.creates.submit((new, tenant))
-    job = deps.jobs.insert(new, deps.settings.max_attempts, tenant)
-    masked = mask_recipient(job.recipient)
-    deps.logs.add(job.id, Event.CREATED, {"type": job.type, "recipient": masked}, tenant)
-    if not queue_job(deps, job.id):
-        log.warning("job accepted but not queued yet", extra={"job_id": job.id, "recipient": masked})
-        return job
-    log.info("job accepted", extra={"job_id": job.id, "type": job.type, "recipient": masked})
-    return dataclasses.replace(job, status=Status.QUEUED)
+    return create_jobs(deps, [new], tenant)[0]

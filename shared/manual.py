@@ -6,7 +6,7 @@ import logging
 
 from shared.bootstrap import Deps
 from shared.errors import IllegalTransition
-from shared.intake import queue_job
+from shared.intake import queue_jobs
 from shared.model import Job
 from shared.states import Event, Status, sources_of
 
@@ -28,7 +28,7 @@ def retry_job(deps: Deps, job_id: str, tenant: str | None = None) -> Job:
     deps.logs.add(job_id, Event.RETRY_REQUESTED, {"maxAttempts": moved.max_attempts})
     log.info("manual retry", extra={"job_id": job_id})
     # If the broker is away the job stays `pending` and the sweeper queues it later.
-    queue_job(deps, job_id)
+    queue_jobs(deps, [job_id], current.tenant)
     return deps.jobs.get(job_id)
 
 

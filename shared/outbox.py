@@ -12,7 +12,7 @@ from datetime import timedelta
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms, now
 from shared.errors import BrokerUnavailable, StoreUnavailable
-from shared.intake import queue_job
+from shared.intake import queue_jobs
 from shared.states import Event, Status
 
 log = logging.getLogger("wavecom.sweeper")
@@ -49,7 +49,7 @@ def reclaim_expired(deps: Deps, result: SweepResult) -> None:
         log.warning("lease expired; job taken back", extra={"job_id": job_id, "status": moved.status.value})
         result.lease_expired += 1
         if moved.status is Status.PENDING:
-            result.published += queue_job(deps, job_id)
+            result.published += queue_jobs(deps, [job_id], moved.tenant)
 
 
 def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
@@ -61,7 +61,7 @@ def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
     for job_id in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
         if not deps.jobs.touch_if_stale(job_id, Status.PENDING, cutoff):
             continue  # another sweeper took it
-        if not queue_job(deps, job_id):
+        if not queue_jobs(deps, [job_id]):
             break  # the broker is still away; the next sweep tries again
         result.published += 1
     if lost:

@@ -106,13 +106,14 @@ def test_a_permanent_failure_fails_at_once_without_retry(deps, start_worker):
 
 def test_a_message_that_arrives_before_the_job_is_marked_queued_still_delivers(deps, worker):
     """The worker wins the race: it claims and sends the job before the API marks it queued."""
-    publish = deps.publisher.publish_job
+    publish = deps.publisher.publish_jobs
 
-    def publish_then_wait_for_the_worker(job_id, **kwargs):
-        publish(job_id, **kwargs)
-        final(deps, job_id, "sent")  # the injected step: the API is slower than the worker
+    def publish_then_wait_for_the_worker(job_ids):
+        publish(job_ids)
+        for job_id in job_ids:
+            final(deps, job_id, "sent")  # the injected step: the API is slower than the worker
 
-    deps.publisher.publish_job = publish_then_wait_for_the_worker
+    deps.publisher.publish_jobs = publish_then_wait_for_the_worker
     job = create_job(deps, make_job())
     assert job.status.value == "queued"  # published, as the contract says
     stored = deps.jobs.get(job.id)
