@@ -19,7 +19,13 @@ from shared.idempotency import KEYS as IDEMPOTENCY
 from shared.idempotency import IdempotencyStore
 from shared.model import Job, NewJob
 from shared.mongo import connect
-from shared.providers import Provider, mock_providers
+from shared.providers import (
+    Provider,
+    SesEmailProvider,
+    SnsPushProvider,
+    SnsSmsProvider,
+    mock_providers,
+)
 from shared.ratelimit import BUCKETS, RateLimiter
 from shared.retry import RetryPolicy
 from shared.store import JOBS, LOGS, JobStore, LogStore
@@ -63,6 +69,26 @@ def topology(settings: Settings) -> Topology:
     return Topology(queue=settings.queue, delivery_limit=settings.delivery_limit)
 
 
+def providers_for(settings: Settings) -> dict[str, Provider]:
+    """One provider per channel: the mock unless the channel's setting names SES or SNS."""
+    chosen = mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed, settings.mock_ledger)
+    region, pool = settings.aws_region, settings.prefetch  # one pooled connection per delivery in flight
+    if settings.email_provider == "ses":
+        chosen["email"] = SesEmailProvider(
+            sender=settings.ses_from, region=region, configuration_set=settings.ses_configuration_set,
+            default_subject=settings.email_subject, pool=pool,
+        )
+    if settings.sms_provider == "sns":
+        chosen["sms"] = SnsSmsProvider(
+            region=region, sms_type=settings.sns_sms_type, sender_id=settings.sns_sender_id, pool=pool
+        )
+    if settings.push_provider == "sns":
+        chosen["push"] = SnsPushProvider(
+            region=region, platform_application_arn=settings.sns_platform_application_arn, pool=pool
+        )
+    return chosen
+
+
 def build(settings: Settings, providers: dict[str, Provider] | None = None) -> Deps:
     """Wire a fresh set of dependencies for `settings`."""
     db = connect(settings.mongodb_uri, settings.mongodb_db, timeout_ms=settings.store_timeout_ms)
@@ -74,8 +100,7 @@ def build(settings: Settings, providers: dict[str, Provider] | None = None) -> D
         keys=KeyStore(db[KEYS]),
         limiter=RateLimiter(db[BUCKETS], settings.rate_limit, settings.rate_burst),
         idempotency=IdempotencyStore(db[IDEMPOTENCY]),
-        providers=providers
-        or mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed, settings.mock_ledger),
+        providers=providers or providers_for(settings),
         policy=RetryPolicy(base_ms=settings.retry_base_ms),
     )
 

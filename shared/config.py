@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +38,51 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+# Which provider may serve each channel; `mock` everywhere unless configured otherwise.
+PROVIDER_CHOICES = {"email": ("mock", "ses"), "sms": ("mock", "sns"), "push": ("mock", "sns")}
+SMS_TYPES = ("Transactional", "Promotional")
+_SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")  # SNS: 1-11 alphanumerics, a letter
+
+
+def _providers(env: Mapping[str, str]) -> dict[str, Any]:
+    """The provider settings, checked together: a real provider needs what it names."""
+    chosen: dict[str, str] = {}
+    for channel, choices in PROVIDER_CHOICES.items():
+        name = f"WAVECOM_{channel.upper()}_PROVIDER"
+        value = (env.get(name) or "mock").strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        chosen[channel] = value
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    real = [f"WAVECOM_{c.upper()}_PROVIDER={v}" for c, v in chosen.items() if v != "mock"]
+    if real and not region:
+        raise ConfigError(f"{real[0]} needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+    sender = (env.get("WAVECOM_SES_FROM") or "").strip()
+    if chosen["email"] == "ses" and "@" not in sender:
+        raise ConfigError("WAVECOM_EMAIL_PROVIDER=ses needs WAVECOM_SES_FROM, a sender address SES has verified")
+    sms_type = (env.get("WAVECOM_SNS_SMS_TYPE") or "Transactional").strip().capitalize()
+    if sms_type not in SMS_TYPES:
+        raise ConfigError(f"WAVECOM_SNS_SMS_TYPE must be one of {', '.join(SMS_TYPES)}, got {sms_type!r}")
+    sender_id = (env.get("WAVECOM_SNS_SENDER_ID") or "").strip()
+    if sender_id and not _SENDER_ID.match(sender_id):
+        raise ConfigError("WAVECOM_SNS_SENDER_ID must be 1-11 letters or digits, at least one a letter")
+    application = (env.get("WAVECOM_SNS_PLATFORM_APPLICATION_ARN") or "").strip()
+    if application and not (application.startswith("arn:") and ":app/" in application):
+        raise ConfigError("WAVECOM_SNS_PLATFORM_APPLICATION_ARN must be an SNS platform application ARN (arn:...:app/...)")
+    return {
+        "email_provider": chosen["email"],
+        "sms_provider": chosen["sms"],
+        "push_provider": chosen["push"],
+        "aws_region": region,
+        "ses_from": sender,
+        "ses_configuration_set": (env.get("WAVECOM_SES_CONFIGURATION_SET") or "").strip(),
+        "email_subject": (env.get("WAVECOM_EMAIL_SUBJECT") or "").strip() or Settings.email_subject,
+        "sns_sms_type": sms_type,
+        "sns_sender_id": sender_id,
+        "sns_platform_application_arn": application,
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the services read; defaults are the documented ones."""
@@ -67,6 +113,18 @@ class Settings:
     outbox_grace_ms: int = 5000
     requeue_after_ms: int = 300_000
     mock_ledger: Path | None = None
+    # Providers per channel (shared.bootstrap.providers_for); AWS credentials come from the
+    # environment or the AWS credential chain, never from here.
+    email_provider: str = "mock"
+    sms_provider: str = "mock"
+    push_provider: str = "mock"
+    aws_region: str = ""
+    ses_from: str = ""
+    ses_configuration_set: str = ""
+    email_subject: str = "Notification"
+    sns_sms_type: str = "Transactional"
+    sns_sender_id: str = ""
+    sns_platform_application_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +159,7 @@ class Settings:
             outbox_grace_ms=_int(env, "WAVECOM_OUTBOX_GRACE_MS", cls.outbox_grace_ms, minimum=0),
             requeue_after_ms=_int(env, "WAVECOM_REQUEUE_AFTER_MS", cls.requeue_after_ms, minimum=1000),
             mock_ledger=Path(env["WAVECOM_MOCK_LEDGER"]) if env.get("WAVECOM_MOCK_LEDGER") else None,
+            **_providers(env),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
