@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
-import base64
+import dataclasses
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Rate
 from chalice.app import Response as ChaliceResponse
 
 from functions import dispatch
 from functions.http import Request
 from functions.observe import observed
 from functions.routes import ROUTES, Route, invoke
-from shared import logs
-from shared.bootstrap import get_deps
+from shared import logs, outbox
+from shared.bootstrap import Deps, get_deps
+from shared.errors import StoreError
 
 app = Chalice(app_name="wavecom-notify")
 logs.configure()
+log = logging.getLogger("wavecom.lambda")
+
+_prepare_lock = threading.Lock()
+_prepared: Deps | None = None
+
+
+def _deps() -> Deps:
+    """The process's dependencies, its store prepared once per cold start as `wavecom api` does
+    at start-up: indexes (unique ones included) and the bootstrap key. A store that is away is
+    tried again on the next call; the handler then answers 503 or hands its batch back."""
+    global _prepared
+    deps = get_deps()
+    with _prepare_lock:
+        if _prepared is not deps:
+            try:
+                deps.ensure_indexes()
+                if deps.settings.bootstrap_key:
+                    deps.keys.ensure("default", deps.settings.bootstrap_key)
+                _prepared = deps
+            except StoreError as e:
+                log.warning("store not prepared; trying again on the next call", extra={"error": str(e)})
+    return deps
 
 
 def _view(route: Route) -> Callable[..., ChaliceResponse]:
@@ -34,7 +59,7 @@ def _view(route: Route) -> Callable[..., ChaliceResponse]:
             headers={k.lower(): v for k, v in current.headers.items()},
             body=raw.encode() if isinstance(raw, str) else raw,
         )
-        deps = get_deps()
+        deps = _deps()
         response = observed(request, route.path, lambda admitted: invoke(route, admitted, deps))
         return ChaliceResponse(body=response.body.decode(), status_code=response.status, headers=dict(response.headers))
 
@@ -50,10 +75,18 @@ for _route in ROUTES:
 
 @app.lambda_function(name="dispatch")
 def dispatch_messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Amazon MQ for RabbitMQ event: deliver every job message of the batch."""
-    bodies = [
-        base64.b64decode(message["data"])
-        for messages in event.get("rmqMessagesByQueue", {}).values()
-        for message in messages
-    ]
-    return {"outcomes": dispatch.handle_batch(bodies, get_deps())}
+    """Amazon MQ for RabbitMQ event: deliver every job message of the batch. Raising hands the
+    whole batch back to the broker; returning acks it."""
+    deps = _deps()
+    deps.jobs.group_writes()  # the batch's concurrent deliveries share their store round trips
+    deps.logs.group_writes()
+    # Outages are waited out while there is time left to store the outcomes afterwards.
+    hold_s = context.get_remaining_time_in_millis() / 1000 - deps.settings.lease_ms / 1000 - 5
+    return {"outcomes": dispatch.handle_batch(dispatch.messages_of(event), deps, hold_s=max(0.0, hold_s))}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
+def sweep_outbox(event: Any) -> dict[str, int]:
+    """Every minute, what `wavecom sweeper` does: queue jobs stored while the broker was away,
+    take back jobs whose lease expired, publish again messages presumed lost."""
+    return dataclasses.asdict(outbox.sweep(_deps()))

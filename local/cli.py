@@ -14,7 +14,7 @@ from types import FrameType
 
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from local import site
+from local import package, site
 from local.bench import cli as bench
 from shared import logs
 from shared.bootstrap import Deps, build
@@ -186,6 +186,7 @@ def parser() -> argparse.ArgumentParser:
     spec.add_argument("--postman", metavar="FILE", help="write the Postman collection to FILE instead")
     spec.set_defaults(func=cmd_openapi)
     site.add_commands(sub)
+    package.add_commands(sub)
     bench.add_commands(sub)
     return p
 
