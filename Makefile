@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean chromium
+.PHONY: run test lint typecheck clean chromium nginx
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ run: $(STAMP)
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) chromium
+# The gateway test runs Debian's nginx in front of real API processes (infra/nginx/nginx.conf).
+nginx:
+	test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
+
+test: $(STAMP) chromium nginx
 	$(VENV)/bin/ruff check shared functions local static_site tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
