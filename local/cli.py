@@ -122,6 +122,10 @@ def cmd_sweeper(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    sys.exit(128 + signum)
+
+
 def _stop_on_signals(*stops: Callable[[], None]) -> None:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         for stop in stops:
@@ -142,9 +146,11 @@ def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
     proc = subprocess.Popen(embedded_store.store_command(data_dir, port))
     try:
         return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+    finally:
+        # Ctrl-C, or SIGTERM (main's handler): the store stops with its wrapper.
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
 
 
 def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
@@ -195,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `wavecom` console script."""
     args = parser().parse_args(argv)
     logs.configure()
+    # Until a command installs its own graceful handler, SIGTERM exits at once. As a container's
+    # PID 1 the default action would be ignored, and `docker stop` would wait out its grace
+    # period while the command still waits for the store.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         settings = Settings.from_env()
     except ConfigError as e:

@@ -132,3 +132,29 @@ def test_the_healthcheck_fails_inside_the_namespace_once_the_api_is_not_answerin
     finally:
         outer.kill()
         outer.wait()
+
+
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_a_role_still_waiting_for_its_store_stops_on_sigterm_as_pid_1(
+    role: str, role_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A store nobody serves: the role waits up to a minute for it, and must stop when asked.
+    env = {**role_env, "MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=200"}
+    outer = subprocess.Popen([*UNSHARE, WAVECOM, role],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    init = 0
+    try:
+        def started() -> int:
+            found = Path(f"/proc/{outer.pid}/task/{outer.pid}/children").read_text().split()
+            return int(found[0]) if found else 0
+
+        init = wait_for(started, timeout=10, what=f"wavecom {role} to start")
+        wait_for(lambda: handles(init, signal.SIGTERM), timeout=30, interval=0.05, what=f"{role} to handle SIGTERM")
+        os.kill(init, signal.SIGTERM)
+        assert outer.wait(timeout=15) == 128 + signal.SIGTERM
+    finally:
+        if outer.poll() is None:
+            if init:
+                os.kill(init, signal.SIGKILL)
+            outer.kill()
+            outer.wait()
