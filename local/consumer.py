@@ -23,9 +23,8 @@ from shared import context
 from shared.bootstrap import Deps
 from shared.broker import declare, parameters
 from shared.delivery import Outcome
-from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable, WavecomError
+from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable
 from shared.metrics import DEAD_LETTERED, JOBS, REQUEUED
-from shared.states import Event
 
 log = logging.getLogger("wavecom.worker")
 
@@ -159,16 +158,9 @@ class Consumer:
         Returns None (ack) once moved, True (requeue) when the broker could not take it.
         """
         try:
-            self.deps.publisher.dead_letter(body, reason, headers=properties.headers)
+            dispatch.dead_letter(dispatch.Message(body, properties.headers or {}), reason, self.deps)
         except BrokerUnavailable:
             return True
-        log.warning("message dead-lettered", extra={"reason": reason})
-        try:
-            job_id = dispatch.job_id_of(body)
-            self.deps.jobs.get(job_id)
-            self.deps.logs.add(job_id, Event.DEAD_LETTERED, {"reason": reason, "queue": self.deps.publisher.topology.dead})
-        except WavecomError:
-            pass  # no job to note it on (not JSON, no such job) or the store is away
         return None
 
     def _settle(
