@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pika
 import pytest
+from pymongo import MongoClient
 
 from local import embedded_store, rabbit
 from local.consumer import Consumer
@@ -75,6 +77,17 @@ def delete_queues(url: str, names: list[str]) -> None:
                 pass
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def process_env(store_uri: str, broker_url: str, name: str, **extra: str) -> Iterator[dict[str, str]]:
+    """The environment of `wavecom` processes of a stack of their own: a database and queues
+    named after `name`, removed afterwards."""
+    db, queue = unique(name).replace("-", "_"), unique(f"{name}-jobs")
+    yield {**os.environ, "MONGODB_URI": store_uri, "MONGODB_DB": db, "RABBITMQ_URL": broker_url,
+           "WAVECOM_QUEUE": queue, "WAVECOM_HOST": "127.0.0.1", **extra}
+    MongoClient(store_uri).drop_database(db)
+    delete_queues(broker_url, [queue, f"{queue}.dead", *(f"{queue}.retry.{1000 * n}" for n in range(1, 5))])
 
 
 @pytest.fixture

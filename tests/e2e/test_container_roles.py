@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
 
 from local.embedded_store import free_port
-from tests.conftest import delete_queues, unique, wait_for
+from tests.conftest import process_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVECOM = str(Path(sys.executable).with_name("wavecom"))
@@ -61,20 +60,10 @@ def namespace_pids(pid: int) -> list[int]:
 @pytest.fixture
 def role_env(store_uri: str, broker_url: str) -> Iterator[dict[str, str]]:
     """The environment of one container of a stack of this test's own."""
-    db, queue = unique("roles").replace("-", "_"), unique("roles-jobs")
-    yield {
-        **os.environ,
-        "MONGODB_URI": store_uri,
-        "MONGODB_DB": db,
-        "RABBITMQ_URL": broker_url,
-        "WAVECOM_QUEUE": queue,
-        "WAVECOM_HOST": "127.0.0.1",
-        "WAVECOM_PORT": str(free_port()),
-        "WAVECOM_METRICS_PORT": str(free_port()),
-        "WAVECOM_BOOTSTRAP_KEY": "wck_roles-" + os.urandom(8).hex(),
-    }
-    MongoClient(store_uri).drop_database(db)
-    delete_queues(broker_url, [queue, f"{queue}.dead", *(f"{queue}.retry.{1000 * n}" for n in range(1, 5))])
+    with process_env(store_uri, broker_url, "roles", WAVECOM_PORT=str(free_port()),
+                     WAVECOM_METRICS_PORT=str(free_port()),
+                     WAVECOM_BOOTSTRAP_KEY="wck_roles-" + os.urandom(8).hex()) as env:
+        yield env
 
 
 @pytest.mark.parametrize("role", ["api", "worker", "sweeper"])

@@ -25,12 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from local.embedded_store import free_port
 from shared.validation import MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES
 from static_site.build import build
-from tests.conftest import delete_queues, unique, wait_for
+from tests.conftest import process_env, wait_for
 
 NGINX = "/usr/sbin/nginx"
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nginx"
@@ -122,18 +121,8 @@ def refuses(port: int) -> bool:
 @pytest.fixture(scope="module")
 def stack(store_uri: str, broker_url: str) -> Iterator[dict[str, str]]:
     """The environment of this module's API processes: own database and queue, removed afterwards."""
-    db, queue = unique("gateway").replace("-", "_"), unique("gateway-jobs")
-    yield {
-        **os.environ,
-        "MONGODB_URI": store_uri,
-        "MONGODB_DB": db,
-        "RABBITMQ_URL": broker_url,
-        "WAVECOM_QUEUE": queue,
-        "WAVECOM_HOST": "127.0.0.1",
-        "WAVECOM_BOOTSTRAP_KEY": KEY,
-    }
-    MongoClient(store_uri).drop_database(db)
-    delete_queues(broker_url, [queue, f"{queue}.dead", *(f"{queue}.retry.{1000 * n}" for n in range(1, 5))])
+    with process_env(store_uri, broker_url, "gateway", WAVECOM_BOOTSTRAP_KEY=KEY) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
