@@ -91,13 +91,33 @@ def test_the_app_image_tag_is_the_project_version() -> None:
         assert (COMPOSE.parent / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
 
 
+class ReadLog(dict[str, str]):
+    """An environment that remembers which names were looked up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
+
+
 def test_the_services_are_configured_with_the_contract_names_and_settings_accept_them() -> None:
-    known = (ROOT / "shared" / "config.py").read_text()
     for name in ("api", "worker", "sweeper"):
         env = service_env(name)
+        read = ReadLog(env | {"WAVECOM_BOOTSTRAP_KEY": "wck_test"})
+        settings = Settings.from_env(read)
         for key in env:
-            assert f'"{key}"' in known, f"{name}: {key} is not a setting the services read"
-        settings = Settings.from_env(env | {"WAVECOM_BOOTSTRAP_KEY": "wck_test"})
+            assert key in read.asked, f"{name}: {key} is not a setting the services read"
         assert settings.queue == "notification-jobs"
         assert settings.mongodb_uri_set and "replicaSet=rs0" in settings.mongodb_uri
         assert settings.rabbitmq_url.startswith("amqp://wavecom:")
