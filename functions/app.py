@@ -36,9 +36,7 @@ def _deps() -> Deps:
     with _prepare_lock:
         if _prepared is not deps:
             try:
-                deps.ensure_indexes()
-                if deps.settings.bootstrap_key:
-                    deps.keys.ensure("default", deps.settings.bootstrap_key)
+                deps.prepare_api()
                 _prepared = deps
             except StoreError as e:
                 log.warning("store not prepared; trying again on the next call", extra={"error": str(e)})

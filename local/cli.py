@@ -24,9 +24,12 @@ from shared.errors import ConfigError, StoreUnavailable
 log = logging.getLogger("wavecom.cli")
 
 
-@retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True)
+_waiting_for_store = retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(60), wait=wait_fixed(1),
+                           reraise=True)
+
+
 def _prepare_store(deps: Deps) -> None:
-    deps.ensure_indexes()
+    _waiting_for_store(deps.ensure_indexes)()
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,9 +44,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from local.server import serve
 
     deps = build(settings)
-    _prepare_store(deps)
-    if settings.bootstrap_key:
-        deps.keys.ensure("default", settings.bootstrap_key)
+    _waiting_for_store(deps.prepare_api)()
     deps.close()
     serve(settings)
     return 0

@@ -58,6 +58,13 @@ class Deps:
         self.keys.ensure_indexes()
         self.idempotency.ensure_indexes()
 
+    def prepare_api(self) -> None:
+        """What an API process does once before serving: the indexes, and tenant `default`'s
+        key when WAVECOM_BOOTSTRAP_KEY is set (idempotent)."""
+        self.ensure_indexes()
+        if self.settings.bootstrap_key:
+            self.keys.ensure("default", self.settings.bootstrap_key)
+
     def close(self) -> None:
         """Release connections."""
         self.publisher.close()
