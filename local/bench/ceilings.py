@@ -1,9 +1,11 @@
 """The machine's raw ceilings: the broker alone and the store alone, doing a run's work.
 
 Broker: persistent `{"jobId": ...}` messages published in transactions to a temporary quorum
-queue while one consumer with the worker's prefetch acks them. Store: each job's writes on the
-real path (the job, its `created` log entry, then queued, sending and sent with their log
-entries) done in bulk on a temporary database. Both are removed afterwards.
+queue while one consumer with the worker's prefetch acks them. Store: each job's work on the
+real path, through JobStore itself (insert, mark queued, claim, outcome: each a status and its
+timeline entry in one write, the claim's read, the counters written behind), in chunks of
+1,000 on a temporary database; the documents it wrote and read are counted, not assumed. Both
+are removed afterwards.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ import pika.exceptions
 from bson import ObjectId
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
-from pymongo import InsertOne, UpdateOne
-from pymongo.database import Database
 
-from shared import clock
+from shared import timeline
 from shared.broker import PERSISTENT, job_message, parameters
+from shared.counters import COUNTERS, CounterStore
 from shared.errors import BrokerUnavailable, StoreError
+from shared.model import NewJob
 from shared.mongo import connect, translated
 from shared.states import Event, Status
-from shared.store import JOBS, LOGS, JobStore, LogStore
+from shared.store import JOBS, JobStore, Outcome
+from shared.storework import STORE_WORK
 
 CHUNK = 1000
 log = logging.getLogger("wavecom.bench")
@@ -134,63 +137,41 @@ class _Consumer:
             self.done.set()
 
 
-def _job_doc(oid: ObjectId, tenant: str) -> dict[str, Any]:
-    """The document JobStore.insert writes for a new job."""
-    t = clock.now()
-    return {
-        "_id": oid, "tenant": tenant, "type": "sms", "recipient": "+2348012345678",
-        "message": "Benchmark: your code is 123456", "metadata": {}, "status": Status.PENDING.value,
-        "attempts": 0, "maxAttempts": 3, "attemptBudget": 3, "lastError": None,
-        "createdAt": t, "createdAtMs": clock.epoch_ms_of(t), "updatedAt": t, "__v": 0,
-    }
-
-
-def _logs(ids: list[ObjectId], event: Event, details: dict[str, Any]) -> list[InsertOne[dict[str, Any]]]:
-    t = clock.now()
-    return [InsertOne({"jobId": str(i), "event": event.value, "details": details, "tenant": "bench",
-                       "createdAt": t}) for i in ids]
-
-
-def _moves(ids: list[ObjectId], source: Status, target: Status, *, fields: dict[str, Any] | None = None,
-           inc: dict[str, int] | None = None, unset: tuple[str, ...] = ()) -> list[UpdateOne]:
-    """The conditional updates JobStore.move makes, one per job."""
-    update: dict[str, Any] = {"$set": {"status": target.value, **(fields or {})}, "$currentDate": {"updatedAt": True}}
-    if inc:
-        update["$inc"] = inc
-    if unset:
-        update["$unset"] = {name: "" for name in unset}
-    return [UpdateOne({"_id": i, "status": {"$in": [source.value]}}, update) for i in ids]
-
-
-def _write_chunk(db: Database[dict[str, Any]], ids: list[ObjectId]) -> None:
-    jobs, logs = db[JOBS], db[LOGS]
-    lease = {"leaseOwner": "bench", "leaseUntilMs": clock.epoch_ms() + 30_000}
-    jobs.insert_many([_job_doc(i, "bench") for i in ids], ordered=False)
-    logs.bulk_write(_logs(ids, Event.CREATED, {"type": "sms", "recipient": "+234*******678"}), ordered=False)
-    jobs.bulk_write(_moves(ids, Status.PENDING, Status.QUEUED), ordered=False)
-    logs.bulk_write(_logs(ids, Event.QUEUED, {"queue": "bench"}), ordered=False)
-    jobs.bulk_write(_moves(ids, Status.QUEUED, Status.SENDING, fields=lease, inc={"attempts": 1}), ordered=False)
-    logs.bulk_write(_logs(ids, Event.SENDING, {"attempt": 1}), ordered=False)
-    jobs.bulk_write(_moves(ids, Status.SENDING, Status.SENT, unset=("leaseOwner", "leaseUntilMs")), ordered=False)
-    logs.bulk_write(_logs(ids, Event.SENT, {"attempt": 1, "provider": "mock"}), ordered=False)
+def _write_chunk(jobs: JobStore, n: int) -> None:
+    """One chunk of jobs through the store's real path: inserted, marked queued, claimed, sent
+    (the entry a mock provider's receipt gives)."""
+    created = jobs.insert_many([NewJob("sms", "+2348012345678", "Benchmark: your code is 123456")] * n, 3, "bench")
+    ids = [job.id for job in created]
+    jobs.mark_queued(ids, "bench", {"queue": "bench"})
+    claimed = jobs.claim_many(ids, "bench", 30_000).claimed
+    sent = [Outcome(job, Status.SENT, timeline.entry(Event.SENT, {"attempt": job.attempts, "provider": "mock",
+                                                                  "providerMessageId": f"mock-{job.id}"}), {})
+            for job in claimed.values()]
+    jobs.finish_many(sent)
 
 
 def store_ceiling(uri: str, prefix: str, n: int) -> Ceiling:
-    """Each of `n` jobs' writes on the real path, in bulk chunks, on a temporary database named
-    after `prefix`; jobs/s. StoreError when the store fails it."""
+    """Each of `n` jobs' store work on the real path, in bulk chunks, on a temporary database
+    named after `prefix`; jobs/s, and the documents and commands per job it took. StoreError
+    when the store fails it."""
     name = f"{prefix}_bench_ceiling_{uuid.uuid4().hex[:10]}"
     db = connect(uri, name)
     try:
         with translated():
             # The real collections' indexes: keeping them up to date is part of every write.
-            JobStore(db[JOBS]).ensure_indexes()
-            LogStore(db[LOGS]).ensure_indexes()
+            jobs = JobStore(db[JOBS], CounterStore(db[COUNTERS]))
+            jobs.ensure_indexes()
+            before = STORE_WORK.snapshot(name)
             started = time.perf_counter()
             for start in range(0, n, CHUNK):
-                _write_chunk(db, [ObjectId() for _ in range(min(CHUNK, n - start))])
+                _write_chunk(jobs, min(CHUNK, n - start))
+            jobs.counters.flush()
             seconds = time.perf_counter() - started
-        writes = n * 8  # a job, four log entries, three status updates
-        detail = {"writesPerSecond": _rate(writes, seconds)}
+        work = STORE_WORK.snapshot(name) - before
+        written, read = sum(work.written.values()), sum(work.read.values())
+        detail = {"chunk": float(CHUNK), "writtenPerJob": round(written / n, 3), "readPerJob": round(read / n, 3),
+                  "commandsPerJob": round(sum(work.commands.values()) / n, 4),
+                  "writesPerSecond": _rate(written, seconds)}
         return Ceiling("store", n, round(seconds, 3), _rate(n, seconds), detail, name)
     finally:
         try:

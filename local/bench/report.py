@@ -9,11 +9,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from local.bench import cost
 from local.bench.ceilings import Ceiling
 from local.bench.load import Load
 from local.bench.watch import Finished
 
-REPORT_VERSION = 1
+# 2: a `cost` section (CPU and store work per job, per process), drain runs, and a store
+# ceiling on the real write path.
+REPORT_VERSION = 2
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -42,23 +45,30 @@ def per_second(times: Iterable[float], t0: float, seconds: int) -> list[int]:
     return counts
 
 
-def timeline(load: Load, finished: dict[str, Finished], depths: list[tuple[float, dict[str, int]]],
-             main_queue: str, until: float) -> dict[str, Any]:
-    """Throughput per second and queue depth samples, in seconds since the first request."""
-    t0 = load.started
+def timeline(t0: float, accepted_at: list[float], finished: dict[str, Finished],
+             depths: list[tuple[float, dict[str, int]]], main_queue: str, until: float) -> dict[str, Any]:
+    """Throughput per second and queue depth samples, in seconds since `t0`."""
     seconds = max(1, math.ceil(until - t0))
     sent_at = [f.updated for f in finished.values() if f.status == "sent"]
     retry = [q for q in {name for _, d in depths for name in d} if ".retry." in q]
     return {
         "second": list(range(seconds)),
-        "acceptedPerSecond": per_second(load.accepted_at, t0, seconds),
+        "acceptedPerSecond": per_second(accepted_at, t0, seconds),
         "deliveredPerSecond": per_second(sent_at, t0, seconds),
         "queueDepth": [
             {"t": round(t - t0, 2), "main": d.get(main_queue, 0), "retry": sum(d.get(q, 0) for q in retry),
              "dead": d.get(f"{main_queue}.dead", 0)}
-            for t, d in depths
+            for t, d in depths if t >= t0
         ],
     }
+
+
+def _outcomes(finished: dict[str, Finished], unfinished: int) -> dict[str, int]:
+    return {**dict(sorted(Counter(f.status for f in finished.values()).items())), "unfinished": unfinished}
+
+
+def _create_to_sent(finished: dict[str, Finished]) -> dict[str, float | None]:
+    return percentiles([(f.updated - f.created) * 1000 for f in finished.values() if f.status == "sent"])
 
 
 def results(load: Load, finished: dict[str, Finished], unfinished: int) -> dict[str, Any]:
@@ -66,8 +76,7 @@ def results(load: Load, finished: dict[str, Finished], unfinished: int) -> dict[
     create_s = max(load.finished - load.started, 1e-9)
     last = max((f.updated for f in finished.values()), default=load.finished)
     end_to_end_s = max(last - load.started, 1e-9)
-    by_status = Counter(f.status for f in finished.values())
-    sent = [f for f in finished.values() if f.status == "sent"]
+    sent = sum(1 for f in finished.values() if f.status == "sent")
     return {
         "complete": unfinished == 0,
         "requests": load.requests,
@@ -75,13 +84,33 @@ def results(load: Load, finished: dict[str, Finished], unfinished: int) -> dict[
         "transportErrors": dict(load.errors),
         "accepted": len(load.ids),
         "rejectedItems": load.rejected_items,
-        "outcomes": {**dict(sorted(by_status.items())), "unfinished": unfinished},
+        "outcomes": _outcomes(finished, unfinished),
         "createSeconds": round(create_s, 3),
         "endToEndSeconds": round(end_to_end_s, 3),
         "acceptedPerSecond": round(len(load.ids) / create_s, 1),
-        "deliveredPerSecond": round(len(sent) / end_to_end_s, 1),
+        "deliveredPerSecond": round(sent / end_to_end_s, 1),
         "apiLatencyMs": percentiles(load.latencies_ms),
-        "createToSentMs": percentiles([(f.updated - f.created) * 1000 for f in sent]),
+        "createToSentMs": _create_to_sent(finished),
+    }
+
+
+def drain_results(queued: int, queue_s: float, started: float, finished: dict[str, Finished],
+                  unfinished: int) -> dict[str, Any]:
+    """A drain's figures: how fast one worker finished a backlog queued before it `started`
+    (epoch s); its rate runs from then to the last job's outcome."""
+    last = max((f.updated for f in finished.values()), default=started)
+    drain_s = max(last - started, 1e-9)
+    sent = sum(1 for f in finished.values() if f.status == "sent")
+    return {
+        "complete": unfinished == 0,
+        "accepted": queued,
+        "queueSeconds": round(queue_s, 3),
+        "outcomes": _outcomes(finished, unfinished),
+        "drainSeconds": round(drain_s, 3),
+        "endToEndSeconds": round(drain_s, 3),
+        "drainedPerSecond": round(len(finished) / drain_s, 1),
+        "deliveredPerSecond": round(sent / drain_s, 1),
+        "createToSentMs": _create_to_sent(finished),
     }
 
 
@@ -104,32 +133,64 @@ def _ms(figures: dict[str, Any]) -> str:
     return "   ".join(f"{k} {'-' if figures[k] is None else f'{figures[k]:,.0f}'}" for k in ("p50", "p95", "p99"))
 
 
-def summary(report: dict[str, Any]) -> str:
-    """The table printed at the end of a run."""
+def _ceiling_rows(report: dict[str, Any], rate: str) -> list[tuple[str, str]]:
+    rows = []
+    for c in report["ceilings"]["measured"]:
+        d = c["detail"]
+        if c["what"] == "broker":
+            unit = f"msgs/s publish+consume (transactions of {d['transactionSize']:.0f})"
+        else:
+            unit = (f"jobs/s on the real write path in chunks of {d['chunk']:,.0f} "
+                    f"({d['writtenPerJob']:.2f} documents written, {d['readPerJob']:.2f} read, "
+                    f"{d['commandsPerJob']:.3f} commands per job)")
+        rows.append((f"{c['what']} ceiling", f"{c['per_second']:,.1f} {unit}, {c['jobs']:,} in {c['seconds']:.1f} s"))
+    cmp = report["ceilings"]
+    if cmp["lower"]:
+        rows.append((f"{rate} / ceiling", f"{cmp['ratio']:.1%} of the {cmp['lower']} ceiling (the lower one)"))
+    return rows
+
+
+def _run_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     cfg, res, mock = report["config"], report["results"], report["stack"]["mock"]
+    out = res["outcomes"]
+    incomplete = "" if res["complete"] else f" (INCOMPLETE: {out['unfinished']:,} unfinished)"
+    outcomes = ("outcomes", ", ".join(f"{k} {v:,}" for k, v in out.items()))
+    if cfg["mode"] == "drain":
+        return [
+            ("run", (f"drain: 1 worker (prefetch {report['stack']['prefetch']}) on a backlog of "
+                    f"{res['accepted']:,} queued jobs{incomplete}")),
+            ("mock provider", f"{mock['latencyMs']} ms, {mock['failureRate']:.0%} transient failures (set for the worker)"),
+            ("queued", f"{res['accepted']:,} jobs in {res['queueSeconds']:.1f} s, before the worker started"),
+            ("drained", (f"{res['drainedPerSecond']:,.1f} jobs/s over {res['drainSeconds']:.1f} s "
+                        f"(sent {res['deliveredPerSecond']:,.1f}/s)")),
+            outcomes,
+            ("create->sent ms", _ms(res["createToSentMs"])),
+        ]
     what = f"{cfg['mode']} creates" + (f" of {cfg['batchSize']}" if cfg["mode"] == "batch" else "")
+    source = f"read from {mock['workers']} worker(s)" if mock["source"] == "worker" else "as declared"
     depth = report["timeline"]["queueDepth"]
     peak = {k: max((d[k] for d in depth), default=0) for k in ("main", "retry", "dead")}
-    out = res["outcomes"]
-    source = f"read from {mock['workers']} worker(s)" if mock["source"] == "worker" else "as declared"
-    incomplete = "" if res["complete"] else f" (INCOMPLETE: {out['unfinished']:,} unfinished)"
-    rows = [
+    return [
         ("run", f"{what}, {cfg['concurrency']} clients, {res['accepted']:,} jobs accepted{incomplete}"),
         ("mock provider", f"{mock['latencyMs']} ms, {mock['failureRate']:.0%} transient failures ({source})"),
         ("accepted", f"{res['acceptedPerSecond']:,.1f} jobs/s over {res['createSeconds']:.1f} s"),
         ("requests", f"{res['requests']:,}, by status {res['httpStatuses']}"),
         ("delivered (sent)", f"{res['deliveredPerSecond']:,.1f} jobs/s end to end over {res['endToEndSeconds']:.1f} s"),
-        ("outcomes", ", ".join(f"{k} {v:,}" for k, v in out.items())),
+        outcomes,
         ("API latency ms", _ms(res["apiLatencyMs"])),
         ("create->sent ms", _ms(res["createToSentMs"])),
         ("queue depth peak", f"main {peak['main']:,}, retry {peak['retry']:,}, dead {peak['dead']:,}"),
     ]
-    for c in report["ceilings"]["measured"]:
-        unit = "msgs/s publish+consume" if c["what"] == "broker" else "jobs/s (8 writes each, in bulk)"
-        rows.append((f"{c['what']} ceiling", f"{c['per_second']:,.1f} {unit}, {c['jobs']:,} in {c['seconds']:.1f} s"))
-    cmp = report["ceilings"]
-    if cmp["lower"]:
-        rows.append(("end to end / ceiling", f"{cmp['ratio']:.1%} of the {cmp['lower']} ceiling (the lower one)"))
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The table printed at the end of a run."""
+    machine = report["stack"]["machine"]
+    rows = _run_rows(report)
+    rows += cost.rows(report["cost"])
+    rows += _ceiling_rows(report, "drained" if report["config"]["mode"] == "drain" else "end to end")
+    rows.append(("machine", (f"{machine['cpus']} cpus, load average (1 min) {machine['loadAverage1mAtStart']:.2f} "
+                            f"at the start, {machine['loadAverage1mAtEnd']:.2f} at the end")))
     rows.append(("report", f"{report['files']['json']}  chart {report['files']['png']}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

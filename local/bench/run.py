@@ -1,4 +1,5 @@
-"""One benchmark run: load the stack, wait until every job is finished, measure the ceilings."""
+"""One benchmark run over HTTP: load the stack, wait until every job is finished, measure what
+each process spent and the ceilings. (`--mode drain` is local/bench/drain.py.)"""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from local.bench import ceilings, chart, report, target
+from local.bench import ceilings, chart, cost, report, target
 from local.bench.load import Load, Plan, drive
-from local.bench.watch import Watcher
+from local.bench.watch import Watcher, read_finished
 from shared.bootstrap import build, topology
 from shared.config import Settings
 from shared.errors import WavecomError
@@ -67,44 +69,72 @@ def _preflight(url: str, key: str) -> None:
         raise target.TargetError(f"the API answered {status} to the key; pass a valid --key")
 
 
-def _watched_queues(stack: Settings) -> list[str]:
+def watched_queues(stack: Settings) -> list[str]:
+    """The stack's queues the chart shows: main, delay and dead-letter."""
     topo, policy = topology(stack), RetryPolicy(base_ms=stack.retry_base_ms)
     return [topo.queue, *(topo.delay(policy.delay_ms(n)) for n in range(1, stack.max_attempts)), topo.dead]
 
 
-def _progress(enabled: bool) -> Progress:
+def progress(enabled: bool) -> Progress:
+    """The bars a run shows on stderr."""
     return Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
                     console=Console(stderr=True), disable=not enabled, refresh_per_second=4)
 
 
-def _load_and_drain(opts: Options, plan: Plan, watcher: Watcher, deadline: float) -> Load:
-    """Send the jobs while following them; then wait until all are finished or time is up."""
+def follow(watcher: Watcher, accepted: Callable[[], int], sending: Callable[[], bool], deadline: float,
+           show: Callable[[int, int], None], give_up: Callable[[], None]) -> None:
+    """Wait, on the maintained counters, until the jobs finished equal those accepted and none
+    are still being sent; or until the deadline, or the store has been gone too long."""
+    while True:
+        done, wanted = watcher.finished, accepted()
+        show(done, wanted)
+        if not sending() and (done >= wanted or time.monotonic() >= deadline):
+            return
+        if watcher.store_down_for() > STORE_GIVE_UP_S:
+            # The stack is gone (or its store is): nothing more will finish; keep what was seen.
+            Console(stderr=True).print(f"the store has not answered for {STORE_GIVE_UP_S:.0f} s; stopping the run")
+            give_up()
+            return
+        time.sleep(0.25)
+
+
+class _Accepted:
+    """Jobs the API accepted so far, counted across the client threads."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def add(self, ids: list[str]) -> None:
+        with self._lock:
+            self.n += len(ids)
+
+
+def _load_and_wait(opts: Options, plan: Plan, watcher: Watcher, deadline: float) -> Load:
+    """Send the jobs; wait until all are finished or time is up."""
     result: list[Load] = []
-    sender = threading.Thread(target=lambda: result.append(drive(plan, watcher.add)), name="bench-load")
+    accepted = _Accepted()
+    sender = threading.Thread(target=lambda: result.append(drive(plan, accepted.add)), name="bench-load")
     started = time.monotonic()
-    with _progress(opts.progress) as bar:
+    with progress(opts.progress) as bar:
         total = opts.jobs if opts.jobs is not None else opts.duration_s
         creating = bar.add_task("creating", total=total, note="")
         finishing = bar.add_task("finished", total=0, note="")
+
+        def show(done: int, wanted: int) -> None:
+            sent = wanted if opts.jobs is not None else min(time.monotonic() - started, total or 0)
+            bar.update(creating, completed=sent, note=f"{wanted:,} accepted")
+            bar.update(finishing, total=wanted, completed=min(done, wanted), note="")
+
         sender.start()
-        while sender.is_alive() or (watcher.unfinished and time.monotonic() < deadline):
-            accepted = watcher.accepted
-            done = accepted if opts.jobs is not None else min(time.monotonic() - started, total or 0)
-            bar.update(creating, completed=done, note=f"{accepted:,} accepted")
-            bar.update(finishing, total=accepted, completed=accepted - watcher.unfinished, note="")
-            if watcher.store_down_for() > STORE_GIVE_UP_S:
-                # The stack is gone (or its store is): nothing more will finish; keep what was seen.
-                bar.console.print(f"the store has not answered for {STORE_GIVE_UP_S:.0f} s; stopping the run")
-                plan.stop.set()
-                break
-            time.sleep(0.25)
-        bar.update(finishing, total=watcher.accepted, completed=watcher.accepted - watcher.unfinished)
+        follow(watcher, lambda: accepted.n, sender.is_alive, deadline, show, plan.stop.set)
     sender.join()
     return result[0]
 
 
-def _stack_report(opts: Options, settings: Settings, stack: Settings, mock: target.Mock, tenant: str) -> dict[str, Any]:
+def stack_report(opts: Options, settings: Settings, stack: Settings, mock: target.Mock, tenant: str) -> dict[str, Any]:
+    """The report's `stack` section: what ran, where, with which settings, on which machine."""
     return {
         "url": opts.url, "tenant": tenant, "queue": stack.queue, "db": settings.mongodb_db,
         "store": target.redacted(settings.mongodb_uri), "broker": target.redacted(settings.rabbitmq_url),
@@ -117,6 +147,20 @@ def _stack_report(opts: Options, settings: Settings, stack: Settings, mock: targ
     }
 
 
+def shared_roles(settings: Settings) -> list[cost.Role]:
+    """The processes every run can see besides the API and workers: the store (when it runs
+    here), the broker (shared with whatever else uses it) and the bench itself."""
+    return [cost.Role("store", tuple(target.store_pids(settings.mongodb_uri))),
+            cost.Role("broker", tuple(target.broker_pids())), cost.bench_role()]
+
+
+def _roles(url: str, settings: Settings, workers: list[target.Worker]) -> list[cost.Role]:
+    urls = [w.metrics_url for w in workers]
+    pages = tuple(dict.fromkeys(u for u in urls if u)) if urls and all(urls) else ()
+    return [cost.Role("api", tuple(target.api_pids(urlsplit(url).port or 80)), "metrics", (f"{url}/metrics",)),
+            cost.Role("worker", tuple(w.pid for w in workers), "metrics", pages), *shared_roles(settings)]
+
+
 def _ceilings(settings: Settings, stack: Settings, n: int) -> list[ceilings.Ceiling]:
     """Both raw ceilings with `n` jobs; one that fails is left out, the run's figures are kept."""
     if not n:
@@ -124,8 +168,10 @@ def _ceilings(settings: Settings, stack: Settings, n: int) -> list[ceilings.Ceil
     console = Console(stderr=True)
     console.print(f"measuring the raw ceilings with {n:,} jobs ...")
     measured = []
-    runs: tuple[Callable[[], ceilings.Ceiling], ...] = (lambda: ceilings.broker_ceiling(settings.rabbitmq_url, stack.queue, n, stack.prefetch),
-            lambda: ceilings.store_ceiling(settings.mongodb_uri, settings.mongodb_db, n))
+    runs: tuple[Callable[[], ceilings.Ceiling], ...] = (
+        lambda: ceilings.broker_ceiling(settings.rabbitmq_url, stack.queue, n, stack.prefetch),
+        lambda: ceilings.store_ceiling(settings.mongodb_uri, settings.mongodb_db, n),
+    )
     for run in runs:
         try:
             measured.append(run())
@@ -134,15 +180,29 @@ def _ceilings(settings: Settings, stack: Settings, n: int) -> list[ceilings.Ceil
     return measured
 
 
+def conclude(full: dict[str, Any], settings: Settings, stack: Settings, ceiling_jobs: int, out: Path) -> int:
+    """Measure the ceilings, write the report and its chart, print the summary; the exit code
+    (1 when some accepted job did not finish in time)."""
+    full["stack"]["machine"]["loadAverage1mAtEnd"] = round(os.getloadavg()[0], 2)
+    measured = _ceilings(settings, stack, ceiling_jobs)
+    full["ceilings"] = {"measured": [c.to_json() for c in measured],
+                        **report.compare(full["results"]["deliveredPerSecond"], measured)}
+    full["files"] = {"json": str(out), "png": str(out.with_suffix(".png"))}
+    report.write_json(out, full)
+    chart.draw(full, out.with_suffix(".png"))
+    print(report.summary(full))
+    return 0 if full["results"]["complete"] else 1
+
+
 def bench(opts: Options, env_settings: Settings) -> int:
-    """Run the benchmark and write its report; 0 when every accepted job finished in time."""
+    """Run the benchmark over HTTP and write its report; 0 when every accepted job finished in time."""
     deadline = time.monotonic() + opts.timeout_s
     settings = target.store_settings(env_settings, opts.mongodb_uri)
     target.check_loopback(url=opts.url, store=settings.mongodb_uri, broker=settings.rabbitmq_url)
     key = target.api_key(settings, opts.key)
-    workers = target.worker_settings(settings.queue)
-    stack = workers[0] if workers else settings
-    mock = target.mock_of(workers, opts.mock_latency_ms, opts.mock_failure_rate)
+    workers = target.workers(settings.queue)
+    stack = workers[0].settings if workers else settings
+    mock = target.mock_of([w.settings for w in workers], opts.mock_latency_ms, opts.mock_failure_rate)
     declared = (opts.mock_latency_ms, opts.mock_failure_rate)
     if workers and any(d is not None and d != m for d, m in zip(declared, (mock.latency_ms, mock.failure_rate))):
         Console(stderr=True).print(f"note: the workers run with {mock.latency_ms} ms and {mock.failure_rate} "
@@ -150,39 +210,43 @@ def bench(opts: Options, env_settings: Settings) -> int:
     _preflight(opts.url, key)
     deps = build(settings)
     if opts.new_tenant:
-        # A tenant of its own: its jobs are only this run's, and its rate limit is fresh.
+        # A tenant of its own: its jobs are only this run's (so its counters count exactly this
+        # run's), and its rate limit is fresh.
         key = deps.keys.create(f"bench-{time.strftime('%Y%m%d-%H%M%S')}").key
     tenant = deps.keys.tenant_of(key) or "unknown"
-    watcher = Watcher(settings.mongodb_uri, settings.mongodb_db, settings.rabbitmq_url, _watched_queues(stack))
-    watcher.start()
+    roles = _roles(opts.url, settings, workers)
+    meter = cost.Meter(roles, settings.mongodb_db)
     plan = Plan(opts.url, key, opts.mode, opts.batch_size, opts.concurrency, opts.jobs, opts.duration_s, deadline)
     try:
-        load = _load_and_drain(opts, plan, watcher, deadline)
-        time.sleep(1.0)  # one more depth sample after the last job, so the chart shows the queue empty
+        watcher = Watcher(settings.mongodb_uri, settings.mongodb_db, tenant, settings.rabbitmq_url,
+                          watched_queues(stack))
+        before = meter.read()
+        watcher.start()
+        try:
+            load = _load_and_wait(opts, plan, watcher, deadline)
+            after = meter.read()
+            time.sleep(1.0)  # one more depth sample after the last job, so the chart shows the queue empty
+        finally:
+            watcher.stop()
     finally:
-        watcher.stop()
         if opts.new_tenant:
             deps.keys.revoke(key)  # the run is over: its key is of no further use
         deps.close()
-    res = report.results(load, watcher.finished, watcher.unfinished)
-    n = len(load.ids) if opts.ceiling_jobs is None else min(len(load.ids), opts.ceiling_jobs)
-    measured = _ceilings(settings, stack, n)
-    until = max([load.finished, *(f.updated for f in watcher.finished.values()), *(t for t, _ in watcher.depths)])
+    finished = read_finished(settings.mongodb_uri, settings.mongodb_db, load.ids)
+    res = report.results(load, finished, len(load.ids) - len(finished))
+    until = max([load.finished, *(f.updated for f in finished.values()), *(t for t, _ in watcher.depths)])
     full: dict[str, Any] = {
         "version": report.REPORT_VERSION,
         "startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(load.started)),
         "config": {"mode": opts.mode, "batchSize": opts.batch_size if opts.mode == "batch" else 1,
                    "concurrency": opts.concurrency, "jobs": opts.jobs, "durationSeconds": opts.duration_s,
-                   "timeoutSeconds": opts.timeout_s},
-        "stack": _stack_report(opts, settings, stack, mock, tenant),
+                   "timeoutSeconds": opts.timeout_s, "newTenant": opts.new_tenant},
+        "stack": stack_report(opts, settings, stack, mock, tenant),
         "results": res,
-        "ceilings": {"measured": [c.to_json() for c in measured],
-                     **report.compare(res["deliveredPerSecond"], measured)},
-        "watch": {"storeErrors": watcher.store_errors, "brokerErrors": watcher.broker_errors},
-        "timeline": report.timeline(load, watcher.finished, watcher.depths, stack.queue, until),
-        "files": {"json": str(opts.out), "png": str(opts.out.with_suffix(".png"))},
+        "cost": cost.cost(roles, before, after, len(finished)),
+        "watch": {"storeErrors": watcher.store_errors, "brokerErrors": watcher.broker_errors,
+                  "finishedBefore": watcher.baseline},
+        "timeline": report.timeline(load.started, load.accepted_at, finished, watcher.depths, stack.queue, until),
     }
-    report.write_json(opts.out, full)
-    chart.draw(full, opts.out.with_suffix(".png"))
-    print(report.summary(full))
-    return 0 if res["complete"] else 1
+    n = len(load.ids) if opts.ceiling_jobs is None else min(len(load.ids), opts.ceiling_jobs)
+    return conclude(full, settings, stack, n, opts.out)

@@ -2,24 +2,25 @@
 
 The stack is started separately (`make run`); the bench reads the same environment as the
 services, and on Linux it also looks at the stack's own processes (/proc) to find the embedded
-store's URI and the settings the worker runs with, which nothing else publishes.
+store's URI, the settings the worker runs with (which nothing else publishes), and the pids
+whose CPU time it measures.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from local import embedded_store
+from local.bench import procs
 from shared.config import Settings
 
 # Only these of a worker's environment are read: never its keys or credentials.
 WORKER_SETTINGS = (
     "WAVECOM_QUEUE", "WAVECOM_MOCK_LATENCY_MS", "WAVECOM_MOCK_FAILURE_RATE", "WAVECOM_PREFETCH",
-    "WAVECOM_MAX_ATTEMPTS", "WAVECOM_RETRY_BASE_MS",
+    "WAVECOM_MAX_ATTEMPTS", "WAVECOM_RETRY_BASE_MS", "WAVECOM_HOST", "WAVECOM_METRICS_PORT",
 )
 
 
@@ -57,51 +58,87 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _processes() -> Iterator[tuple[list[str], Path]]:
-    """Command lines of this user's processes, with their /proc entry."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        yield [a for a in argv if a], entry
+def _is_wavecom(argv: tuple[str, ...], role: str) -> bool:
+    """Whether a command line is `wavecom <role>` (the script, or `python -m local.cli`)."""
+    return len(argv) >= 2 and argv[-1] == role and any(a == "local.cli" or a.endswith("/wavecom") for a in argv[:-1])
 
 
-def _environ(entry: Path) -> dict[str, str] | None:
-    try:
-        raw = (entry / "environ").read_bytes().decode(errors="replace")
-    except OSError:
+def _program(argv: tuple[str, ...]) -> str:
+    return Path(argv[0]).name if argv else ""
+
+
+def _port_of(argv: tuple[str, ...]) -> int | None:
+    if "--port" not in argv[:-1]:
         return None
-    pairs = (item.partition("=") for item in raw.split("\0") if "=" in item)
-    return {k: v for k, _, v in pairs if k in WORKER_SETTINGS}
+    raw = argv[argv.index("--port") + 1]
+    return int(raw) if raw.isdigit() else None
 
 
 def embedded_store_uri(data_dir: Path) -> str | None:
     """The URI of a running embedded store serving `data_dir` (as `wavecom up` starts it)."""
     wanted = str(data_dir.resolve() / "store")
-    for argv, _ in _processes():
-        if not ("local.store_main" in argv and "--data-dir" in argv and "--port" in argv):
+    for p in procs.processes():
+        argv = p.argv
+        if not ("local.store_main" in argv and "--data-dir" in argv[:-1] and _port_of(argv)):
             continue
         if argv[argv.index("--data-dir") + 1] == wanted:
-            host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
-            return embedded_store.uri(int(argv[argv.index("--port") + 1]), host)
+            host = argv[argv.index("--host") + 1] if "--host" in argv[:-1] else "127.0.0.1"
+            return embedded_store.uri(_port_of(argv) or 0, host)
     return None
 
 
-def worker_settings(queue: str) -> list[Settings]:
-    """The settings of each running worker that consumes `queue`."""
+@dataclass(frozen=True)
+class Worker:
+    """A running `wavecom worker`: its pid, and the settings it runs with."""
+
+    pid: int
+    settings: Settings
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where it serves its metrics; None when it serves none, or not on loopback."""
+        s = self.settings
+        host = "127.0.0.1" if s.host in ("0.0.0.0", "::", "") else s.host
+        url = f"http://{host}:{s.metrics_port}/metrics"
+        return url if s.metrics_port and is_loopback(url) else None
+
+
+def workers(queue: str) -> list[Worker]:
+    """Each running worker that consumes `queue`."""
     found = []
-    for argv, entry in _processes():
-        if len(argv) < 2 or argv[-1] != "worker":
+    for p in procs.processes():
+        if not _is_wavecom(p.argv, "worker"):
             continue
-        if not any(a == "local.cli" or a.endswith("/wavecom") for a in argv[:-1]):
-            continue
-        env = _environ(entry)
+        env = procs.environ(p.pid, WORKER_SETTINGS)
         if env is not None and (env.get("WAVECOM_QUEUE") or Settings.queue) == queue:
-            found.append(Settings.from_env(env))
+            found.append(Worker(p.pid, Settings.from_env(env)))
     return found
+
+
+def api_pids(port: int) -> list[int]:
+    """The `wavecom api` processes serving `port`, with their Granian workers below them."""
+    table = list(procs.processes())
+    roots = []
+    for p in table:
+        env = procs.environ(p.pid, ("WAVECOM_PORT",)) if _is_wavecom(p.argv, "api") else None
+        if env is not None and int(env.get("WAVECOM_PORT") or Settings.port) == port:
+            roots.append(p.pid)
+    return procs.with_descendants(roots, table)
+
+
+def store_pids(uri: str) -> list[int]:
+    """The store process listening on `uri`'s port: the embedded store, or a local mongod."""
+    port = urlsplit(uri).port or 27017
+    table = list(procs.processes())
+    roots = [p.pid for p in table if ("local.store_main" in p.argv or _program(p.argv) == "mongod")
+             and (_port_of(p.argv) or 27017) == port]
+    return procs.with_descendants(roots, table)
+
+
+def broker_pids() -> list[int]:
+    """RabbitMQ's Erlang VM (`beam.smp`) and the helpers it started."""
+    table = list(procs.processes())
+    return procs.with_descendants([p.pid for p in table if _program(p.argv) == "beam.smp"], table)
 
 
 def mock_of(workers: list[Settings], latency_ms: int | None, failure_rate: float | None) -> Mock:
