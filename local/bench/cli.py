@@ -31,12 +31,16 @@ def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Benchmark the running stack."""
+    from local.bench.drain import drain
     from local.bench.run import Options, bench
     from local.bench.target import TargetError
     from shared.errors import WavecomError
 
     if args.mode == "batch" and args.batch_size > MAX_BATCH:
         print(f"wavecom bench: --batch-size is at most {MAX_BATCH}", file=sys.stderr)
+        return 2
+    if args.mode == "drain" and args.duration:
+        print("wavecom bench: a drain queues a number of jobs first: use --jobs, not --duration", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     opts = Options(
@@ -48,7 +52,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.no_progress,
     )
     try:
-        return bench(opts, settings)
+        return (drain if args.mode == "drain" else bench)(opts, settings)
     except (TargetError, WavecomError) as e:
         print(f"wavecom bench: {e}", file=sys.stderr)
         return 2
@@ -58,11 +62,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     """Add `bench` to the `wavecom` command."""
     p = sub.add_parser(
         "bench",
-        help="load the running stack over HTTP and measure it against the broker's and store's ceilings",
-        description="Creates jobs through the API of a running stack (`make run`), follows them in the "
-        "store until every one is finished, measures the broker's and the store's raw ceilings on this "
-        "machine, and writes a JSON report and a PNG chart. Reads MONGODB_URI, MONGODB_DB, RABBITMQ_URL "
-        "and WAVECOM_QUEUE like the services do.",
+        help="measure the running stack: speed, CPU and store work per job, against the broker's and "
+        "store's ceilings",
+        description="Creates jobs through the API of a running stack (`make run`) and waits, on the maintained "
+        "counters, until every one is finished; or (--mode drain) queues jobs with no consumer and lets one "
+        "worker of its own drain them. Reports jobs/s, the CPU ms per job of each process it can see (API, "
+        "workers, store, broker, itself) and the store commands and documents per job, measures the broker's "
+        "and the store's raw ceilings on this machine, and writes a JSON report and a PNG chart. Reads "
+        "MONGODB_URI, MONGODB_DB, RABBITMQ_URL and WAVECOM_QUEUE like the services do.",
     )
     p.add_argument("--url", default=DEFAULT_URL, help="the API (loopback only; default: %(default)s)")
     p.add_argument("--key", default="", help="API key (default: WAVECOM_BOOTSTRAP_KEY, else "
@@ -71,8 +78,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    help="create a key of a fresh tenant bench-<time> for the run, revoked afterwards")
     p.add_argument("--mongodb-uri", default="", help="the stack's store (default: MONGODB_URI, else the "
                    "embedded store `wavecom up` runs for WAVECOM_DATA_DIR)")
-    p.add_argument("--mode", choices=("single", "batch"), default="single",
-                   help="one job per request, or POST /api/notifications/batch (default: %(default)s)")
+    p.add_argument("--mode", choices=("single", "batch", "drain"), default="single",
+                   help="one job per request, POST /api/notifications/batch, or one worker alone on a queued "
+                   "backlog (default: %(default)s)")
     p.add_argument("--batch-size", type=_positive(int), default=100, help="jobs per batch request (default: %(default)s)")
     p.add_argument("--concurrency", type=_positive(int), default=50, help="concurrent clients (default: %(default)s)")
     size = p.add_mutually_exclusive_group()
@@ -83,9 +91,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--ceiling-jobs", type=_positive(int),
                    help="jobs for each raw ceiling (default: as many as the run accepted)")
     p.add_argument("--mock-latency-ms", type=int, help="the workers' WAVECOM_MOCK_LATENCY_MS, recorded when the "
-                   "bench cannot read it from the running workers (default: 20)")
+                   "bench cannot read it from the running workers; in drain mode, the drain worker's (default: 20)")
     p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
-                   "(default: 0.1)")
+                   "(default: 0.1; in drain mode 0)")
     p.add_argument("--out", default="", help="the JSON report; the chart goes beside it as .png "
                    "(default: bench-reports/<time>.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -1,0 +1,174 @@
+"""`wavecom bench --mode drain`: one worker alone on a queued backlog.
+
+The bench makes a fresh tenant and a scratch queue `<WAVECOM_QUEUE>.bench-drain-<id>` (its
+delay and dead-letter queues derive from it) and queues the jobs through the library as the
+API does (stored, published in one transaction, marked queued) with no consumer. Then it
+starts one `wavecom worker` on that queue, against the same store and broker. The worker's
+start-up is not measured: CPU and store work are read once it logs "worker consuming", and
+again when the tenant's counters say every job is finished. The worker is stopped by its pid
+and the scratch queues are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+import pika
+import pika.exceptions
+
+from local import embedded_store
+from local.bench import cost, report, target
+from local.bench.load import PAYLOADS
+from local.bench.run import (
+    Options,
+    conclude,
+    follow,
+    progress,
+    shared_roles,
+    stack_report,
+    watched_queues,
+)
+from local.bench.spawn import SpawnedWorker
+from local.bench.watch import Watcher, read_finished
+from shared.bootstrap import Deps, build
+from shared.broker import parameters
+from shared.config import Settings
+from shared.intake import create_jobs
+from shared.model import NewJob
+from shared.states import Status
+
+CHUNK = 1000  # jobs queued per create (the batch endpoint's limit)
+DEFAULT_LATENCY_MS = 20
+DEFAULT_FAILURE_RATE = 0.0  # a drain measures the happy path: one attempt per job
+log = logging.getLogger("wavecom.bench")
+
+
+def _news(n: int, offset: int) -> list[NewJob]:
+    """`n` synthetic jobs, the channels in turn (the HTTP runs' payloads)."""
+    return [NewJob(p["type"], p["recipient"], p["message"])
+            for p in (PAYLOADS[(offset + i) % len(PAYLOADS)] for i in range(n))]
+
+
+def queue_backlog(deps: Deps, n: int, tenant: str, show_progress: bool) -> list[str]:
+    """Queue `n` jobs of `tenant` on `deps`' queue, in creates of 1,000; their ids.
+    TargetError when the broker does not take them (they stay `pending` for a sweeper)."""
+    ids: list[str] = []
+    intake = logging.getLogger("wavecom.intake")
+    level = intake.level
+    intake.setLevel(logging.WARNING)  # a line per create would drown the progress bar
+    try:
+        with progress(show_progress) as bar:
+            task = bar.add_task("queueing", total=n, note="no consumer yet")
+            for start in range(0, n, CHUNK):
+                jobs = create_jobs(deps, _news(min(CHUNK, n - start), start), tenant)
+                if any(job.status != Status.QUEUED for job in jobs):
+                    raise target.TargetError("the broker did not take the backlog; is RabbitMQ up?")
+                ids += [job.id for job in jobs]
+                bar.update(task, completed=len(ids))
+    finally:
+        intake.setLevel(level)
+    deps.jobs.counters.flush()  # the tenant's counts are whole before the worker starts
+    return ids
+
+
+def worker_env(run: Settings, metrics_port: int) -> dict[str, str]:
+    """The drain worker's environment: the bench's, pointed at the scratch queue, with its own
+    metrics port and the run's provider and consumer settings."""
+    return {
+        **os.environ,
+        "MONGODB_URI": run.mongodb_uri, "MONGODB_DB": run.mongodb_db, "RABBITMQ_URL": run.rabbitmq_url,
+        "WAVECOM_QUEUE": run.queue, "WAVECOM_HOST": "127.0.0.1", "WAVECOM_METRICS_PORT": str(metrics_port),
+        "WAVECOM_PREFETCH": str(run.prefetch), "WAVECOM_MAX_ATTEMPTS": str(run.max_attempts),
+        "WAVECOM_RETRY_BASE_MS": str(run.retry_base_ms), "WAVECOM_MOCK_LATENCY_MS": str(run.mock_latency_ms),
+        "WAVECOM_MOCK_FAILURE_RATE": str(run.mock_failure_rate),
+    }
+
+
+def delete_queues(url: str, names: list[str]) -> None:
+    """Delete the run's scratch queues (missing ones are fine); a broker that fails this is
+    reported and left be."""
+    try:
+        connection = pika.BlockingConnection(parameters(url))
+    except (pika.exceptions.AMQPError, OSError) as e:
+        log.warning("scratch queues not deleted", extra={"queues": names, "error": type(e).__name__})
+        return
+    try:
+        for name in names:
+            try:
+                connection.channel().queue_delete(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # never declared
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def _run_settings(settings: Settings, stack: Settings, opts: Options) -> Settings:
+    """The drain's settings: a scratch queue; the stack's consumer settings (or the defaults);
+    the mock provider as asked."""
+    return settings.with_overrides(
+        queue=f"{settings.queue}.bench-drain-{uuid.uuid4().hex[:8]}",
+        prefetch=stack.prefetch, max_attempts=stack.max_attempts, retry_base_ms=stack.retry_base_ms,
+        mock_latency_ms=DEFAULT_LATENCY_MS if opts.mock_latency_ms is None else opts.mock_latency_ms,
+        mock_failure_rate=DEFAULT_FAILURE_RATE if opts.mock_failure_rate is None else opts.mock_failure_rate,
+    )
+
+
+def drain(opts: Options, env_settings: Settings) -> int:
+    """Queue `opts.jobs` jobs, let one worker of the bench's own drain them, report; 0 when
+    every job finished in time."""
+    deadline = time.monotonic() + opts.timeout_s
+    settings = target.store_settings(env_settings, opts.mongodb_uri)
+    target.check_loopback(store=settings.mongodb_uri, broker=settings.rabbitmq_url)
+    found = target.workers(settings.queue)
+    run = _run_settings(settings, found[0].settings if found else settings, opts)
+    n = opts.jobs or 0
+    tenant = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"  # fresh: its counters count only this run
+    deps = build(run)
+    try:
+        queued_at = time.time()
+        ids = queue_backlog(deps, n, tenant, opts.progress)
+        queue_s = time.time() - queued_at
+        watcher = Watcher(run.mongodb_uri, run.mongodb_db, tenant, run.rabbitmq_url, watched_queues(run))
+        port = embedded_store.free_port()
+        worker = SpawnedWorker(worker_env(run, port))
+        try:
+            worker.start()
+            roles = [cost.Role("worker", (worker.pid,), "metrics", (f"http://127.0.0.1:{port}/metrics",)),
+                     *shared_roles(settings)]
+            meter = cost.Meter(roles, settings.mongodb_db)
+            before = meter.read()
+            early = watcher.poll()  # finished before the window opened (counters lag by ≤ 50 ms)
+            watcher.start()
+            with progress(opts.progress) as bar:
+                task = bar.add_task("drained", total=n, note="1 worker")
+                follow(watcher, lambda: n, lambda: False, deadline,
+                       lambda done, _: bar.update(task, completed=min(done, n)), lambda: None)
+            after = meter.read()
+            done = watcher.finished
+        finally:
+            worker.stop()
+            watcher.stop()
+    finally:
+        delete_queues(settings.rabbitmq_url, watched_queues(run))
+        deps.close()
+    finished = read_finished(settings.mongodb_uri, settings.mongodb_db, ids)
+    res = report.drain_results(n, queue_s, before.at, finished, n - len(finished))
+    until = max([after.at, *(f.updated for f in finished.values())])
+    mock = target.Mock(run.mock_latency_ms, run.mock_failure_rate, "bench", 1)
+    full: dict[str, Any] = {
+        "version": report.REPORT_VERSION,
+        "startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(queued_at)),
+        "config": {"mode": "drain", "jobs": n, "queuedPerCreate": CHUNK, "timeoutSeconds": opts.timeout_s},
+        "stack": stack_report(opts, settings, run, mock, tenant),
+        "results": res,
+        "cost": cost.cost(roles, before, after, max(done - early, 0)),
+        "watch": {"storeErrors": watcher.store_errors, "brokerErrors": watcher.broker_errors,
+                  "finishedBefore": early},
+        "timeline": report.timeline(before.at, [], finished, watcher.depths, run.queue, until),
+    }
+    return conclude(full, settings, run, n if opts.ceiling_jobs is None else min(n, opts.ceiling_jobs), opts.out)
