@@ -147,7 +147,8 @@ def drain(opts: Options, env_settings: Settings) -> int:
             with progress(opts.progress) as bar:
                 task = bar.add_task("drained", total=n, note="1 worker")
                 follow(watcher, lambda: n, lambda: False, deadline,
-                       lambda done, _: bar.update(task, completed=min(done, n)), lambda: None)
+                       lambda done, _: bar.update(task, completed=min(done, n)), lambda: None,
+                       lambda: "the drain worker exited" if worker.exited else None)
             after = meter.read()
             done = watcher.finished
         finally:

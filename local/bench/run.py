@@ -83,17 +83,23 @@ def progress(enabled: bool) -> Progress:
 
 
 def follow(watcher: Watcher, accepted: Callable[[], int], sending: Callable[[], bool], deadline: float,
-           show: Callable[[int, int], None], give_up: Callable[[], None]) -> None:
+           show: Callable[[int, int], None], give_up: Callable[[], None],
+           gone: Callable[[], str | None] = lambda: None) -> None:
     """Wait, on the maintained counters, until the jobs finished equal those accepted and none
-    are still being sent; or until the deadline, or the store has been gone too long."""
+    are still being sent; or until the deadline, the store has been gone too long, or `gone`
+    names another reason nothing more will finish."""
     while True:
         done, wanted = watcher.finished, accepted()
         show(done, wanted)
         if not sending() and (done >= wanted or time.monotonic() >= deadline):
             return
         if watcher.store_down_for() > STORE_GIVE_UP_S:
-            # The stack is gone (or its store is): nothing more will finish; keep what was seen.
-            Console(stderr=True).print(f"the store has not answered for {STORE_GIVE_UP_S:.0f} s; stopping the run")
+            why: str | None = f"the store has not answered for {STORE_GIVE_UP_S:.0f} s"
+        else:
+            why = gone()
+        if why:
+            # The stack is gone (or part of it is): nothing more will finish; keep what was seen.
+            Console(stderr=True).print(f"{why}; stopping the run")
             give_up()
             return
         time.sleep(0.25)
