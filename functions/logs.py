@@ -8,5 +8,4 @@ from shared.bootstrap import Deps
 
 def handle(request: Request, deps: Deps) -> Response:
     """The job's events, oldest first; 404 when there is no such job."""
-    job = deps.jobs.get(request.params["id"], request.tenant)
-    return json_response(200, [entry.to_json() for entry in deps.logs.for_job(job.id)])
+    return json_response(200, [entry.to_json() for entry in deps.jobs.timeline(request.params["id"], request.tenant)])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from shared.broker import Publisher
 from shared.config import Settings
+from shared.counters import COUNTERS, CounterStore
 from shared.groupcommit import Batcher
 from shared.idempotency import KEYS as IDEMPOTENCY
 from shared.idempotency import IdempotencyStore
@@ -28,7 +29,7 @@ from shared.providers import (
 )
 from shared.ratelimit import BUCKETS, RateLimiter
 from shared.retry import RetryPolicy
-from shared.store import JOBS, LOGS, JobStore, LogStore
+from shared.store import JOBS, JobStore
 from shared.tenants import KEYS, KeyStore
 from shared.topology import Topology
 
@@ -39,7 +40,6 @@ class Deps:
 
     settings: Settings
     jobs: JobStore
-    logs: LogStore
     publisher: Publisher
     providers: dict[str, Provider]
     keys: KeyStore
@@ -54,7 +54,6 @@ class Deps:
     def ensure_indexes(self) -> None:
         """Create the collections' indexes (idempotent; run at start-up)."""
         self.jobs.ensure_indexes()
-        self.logs.ensure_indexes()
         self.keys.ensure_indexes()
         self.idempotency.ensure_indexes()
 
@@ -66,7 +65,8 @@ class Deps:
             self.keys.ensure("default", self.settings.bootstrap_key)
 
     def close(self) -> None:
-        """Release connections."""
+        """Store what is pending and release connections."""
+        self.jobs.counters.flush()
         self.publisher.close()
         self.jobs.client.close()
 
@@ -101,8 +101,7 @@ def build(settings: Settings, providers: dict[str, Provider] | None = None) -> D
     db = connect(settings.mongodb_uri, settings.mongodb_db, timeout_ms=settings.store_timeout_ms)
     return Deps(
         settings=settings,
-        jobs=JobStore(db[JOBS]),
-        logs=LogStore(db[LOGS]),
+        jobs=JobStore(db[JOBS], CounterStore(db[COUNTERS])),
         publisher=Publisher(settings.rabbitmq_url, topology(settings)),
         keys=KeyStore(db[KEYS]),
         limiter=RateLimiter(db[BUCKETS], settings.rate_limit, settings.rate_burst),

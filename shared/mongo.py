@@ -11,6 +11,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from shared.errors import Duplicate, StoreError, StoreUnavailable
+from shared.storework import STORE_WORK
 
 # Acknowledged by a majority and journaled: an accepted job survives a store crash and, on a
 # replica set, the loss of the primary. (The embedded store maps j=true to a synchronous SQLite
@@ -28,6 +29,7 @@ def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[dict[str
         # A store that hangs (rather than refuses) must not hang a request forever.
         socketTimeoutMS=timeout_ms * 6,
         retryWrites=True,
+        event_listeners=[STORE_WORK],  # store work per job: tests, the benchmark, /metrics
     )
     return client.get_database(db_name, write_concern=WRITE_CONCERN)
 

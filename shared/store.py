@@ -1,10 +1,24 @@
-"""The two collections: notification jobs and their log entries."""
+"""Notification jobs in the `notificationjobs` collection, each carrying its own timeline.
+
+Every status change and its event are one atomic update (`$set` of the status, `$push` of the
+event), and each write that moves jobs between statuses also moves the tenant's counters
+(shared.counters). Writes on the delivery path are made for many jobs at once.
+
+Two quirks of the embedded store are absorbed here and nowhere else (each is recorded in
+tests/integration/test_store_gaps.py): it keeps `$push`ed sub-documents as JSON text, so
+timelines are read back through `_events`; and it answers implicit equality (`{field: value}`)
+by reading every document, so equality on indexed fields is written as `$eq`, which MongoDB
+treats the same way and the embedded store answers from the index.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -12,9 +26,10 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 
-from shared import clock
+from shared import clock, timeline
+from shared.counters import CounterStore, Tally
 from shared.errors import JobNotFound
-from shared.groupcommit import Batcher
+from shared.masking import mask_recipient
 from shared.model import Job, LogEntry, NewJob
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
@@ -23,7 +38,11 @@ Doc = dict[str, Any]
 JOBS = "notificationjobs"
 DEFAULT_TENANT = "default"
 NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
-LOGS = "notificationlogs"
+NO_TIMELINE = {"events": 0}
+CLAIMABLE = sources_of(Status.SENDING)
+CAS_TRIES = 3  # a job changing under a compare-and-set this often in a row is left to the caller
+NOTE_TRIES = 10  # duplicates of one job handled at once all note it
+log = logging.getLogger("wavecom.store")
 
 
 def object_id(job_id: str) -> ObjectId:
@@ -34,13 +53,24 @@ def object_id(job_id: str) -> ObjectId:
         raise JobNotFound(job_id) from None
 
 
-def _job_ref(job_id: str) -> Doc:
-    """Match a log entry's `jobId` written as a hex string (ours) or an ObjectId (the seed's).
+def eq(value: Any) -> Doc:
+    """Equality on a scalar field, in the form both stores answer from an index."""
+    return {"$eq": value}
 
-    Ours are strings because the embedded store cannot match an ObjectId outside `_id`
-    (tests/integration/test_store_gaps.py); `$in` with both forms is portable.
-    """
-    return {"jobId": {"$in": [object_id(job_id), job_id]}}
+
+def _dates(obj: Doc) -> Any:
+    """A JSON object as MongoDB returns it: the embedded store's `{"$date": ...}` text (UTC, no
+    zone) becomes a datetime."""
+    if len(obj) == 1 and isinstance(obj.get("$date"), str):
+        t = datetime.fromisoformat(obj["$date"])
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return obj
+
+
+def _events(raw: Any) -> list[Doc]:
+    """A stored timeline in MongoDB's shape: entries the embedded store kept as JSON text are
+    parsed back."""
+    return [json.loads(item, object_hook=_dates) if isinstance(item, str) else item for item in raw or []]
 
 
 def _job(doc: Doc) -> Job:
@@ -62,14 +92,45 @@ def _job(doc: Doc) -> Job:
     )
 
 
-class JobStore:
-    """Jobs in the `notificationjobs` collection."""
+def _with_entry(where: Doc, update: Doc, stored: list[Any], new: Doc, room: int = 1) -> None:
+    """Add `new` to the update: pushed while the stored timeline has room for `room` entries,
+    else the trimmed timeline is set whole, guarded by its length so no concurrent entry is
+    lost. (Only then is the stored timeline parsed.)"""
+    if timeline.fits(stored, room):
+        update["$push"] = {"events": new}
+        return
+    cut = timeline.trimmed(_events(stored), room)
+    update.setdefault("$set", {})["events"] = [*cut.events, new]
+    update.setdefault("$inc", {})["eventsDropped"] = cut.dropped
+    where["events"] = {"$size": len(stored)}
 
-    def __init__(self, collection: Collection[Doc]) -> None:
+
+@dataclass(frozen=True)
+class Claims:
+    """What a claim found: jobs now held under the lease, and jobs no claim may take now
+    (finished, or held by another lease) with their timelines. Ids of no job are in neither."""
+
+    claimed: dict[str, Job]
+    busy: dict[str, Doc]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one attempt, to be stored under the attempt's lease."""
+
+    job: Job
+    target: Status
+    entry: Doc
+    fields: Doc
+
+
+class JobStore:
+    """Jobs in the `notificationjobs` collection; their counts in `counters`."""
+
+    def __init__(self, collection: Collection[Doc], counters: CounterStore) -> None:
         self._c = collection
+        self.counters = counters
         self.client = collection.database.client
-        self._claims: Batcher[tuple[str, str, int], Job | None] | None = None
-        self._finishes: Batcher[tuple[str, str, Status, Doc], bool] | None = None
 
     def ensure_indexes(self) -> None:
         """Create the indexes the queries use (idempotent)."""
@@ -77,43 +138,30 @@ class JobStore:
             # Newest-first listing, per tenant and per filter. (On MongoDB, `_id` as the last key
             # would also cover the tie-break; the embedded store rejects inserts once `_id` is
             # in a compound index.)
-            self._c.create_index([("createdAt", DESCENDING)])
             for keys in ([], ["status"], ["type"], ["recipient"]):
                 self._c.create_index([("tenant", ASCENDING), *((k, ASCENDING) for k in keys),
                                       ("createdAtMs", DESCENDING)])
-            self._c.create_index([("status", ASCENDING), ("updatedAt", ASCENDING)])
-            self._c.create_index([("status", ASCENDING), ("leaseUntilMs", ASCENDING)])
+            self._c.create_index([("status", ASCENDING), ("updatedAt", ASCENDING)])  # the sweeper's stale jobs
+            self._c.create_index([("status", ASCENDING), ("leaseUntilMs", ASCENDING)])  # expired leases
             self._c.create_index([("status", ASCENDING), ("createdAtMs", ASCENDING)])  # oldest waiting job
+        self.counters.ensure_indexes()
 
-    def insert(self, new: NewJob, max_attempts: int, tenant: str = DEFAULT_TENANT) -> Job:
-        """Store a new `pending` job of `tenant`."""
-        return self.insert_many([new], max_attempts, tenant)[0]
+    # -- accepting -------------------------------------------------------------------------
 
     def insert_many(self, news: list[NewJob], max_attempts: int, tenant: str = DEFAULT_TENANT) -> list[Job]:
-        """Store new `pending` jobs of `tenant` in one bulk write."""
+        """Store new `pending` jobs of `tenant`, each with its `created` entry, in one bulk write."""
         docs = [self._new_doc(new, max_attempts, tenant) for new in news]
         with translated():
             self._c.insert_many(docs, ordered=True)  # pymongo sets each doc's _id
+        tally = Tally()
+        tally.move(tenant, None, Status.PENDING, len(docs))
+        self.counters.apply(tally)
         return [_job(doc) for doc in docs]
-
-    def mark_queued(self, job_ids: list[str]) -> list[str]:
-        """Move published `pending` jobs to `queued` in one update; returns the ids that moved.
-
-        A job a fast worker already claimed is left as it is.
-        """
-        check_move(Status.PENDING, Status.QUEUED)
-        oids = [object_id(j) for j in job_ids]
-        with translated():
-            result = self._c.update_many({"_id": {"$in": oids}, "status": Status.PENDING.value},
-                                         {"$set": {"status": Status.QUEUED.value}, "$currentDate": {"updatedAt": True}})
-            if result.modified_count == len(job_ids):
-                return job_ids
-            moved = self._c.find({"_id": {"$in": oids}, "status": Status.QUEUED.value}, {"_id": 1})
-            return [str(d["_id"]) for d in moved]
 
     @staticmethod
     def _new_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         t = clock.now()
+        created = timeline.entry(Event.CREATED, {"type": new.type, "recipient": mask_recipient(new.recipient)}, t)
         return {
             "tenant": tenant,
             "type": new.type,
@@ -128,27 +176,47 @@ class JobStore:
             "createdAt": t,
             "createdAtMs": clock.epoch_ms_of(t),
             "updatedAt": t,
-            "__v": 0,
+            "events": [created],
         }
+
+    def mark_queued(self, job_ids: list[str], tenant: str, details: Doc) -> int:
+        """Move published `pending` jobs of `tenant` to `queued` in one update, each with its
+        `queued` entry; returns how many moved. A job a fast worker already claimed is left as
+        it is."""
+        check_move(Status.PENDING, Status.QUEUED)
+        with translated():
+            moved = self._c.update_many(
+                {"_id": {"$in": [object_id(j) for j in job_ids]}, "status": eq(Status.PENDING.value)},
+                {"$set": {"status": Status.QUEUED.value}, "$currentDate": {"updatedAt": True},
+                 "$push": {"events": timeline.entry(Event.QUEUED, details)}},
+            ).modified_count
+        tally = Tally()
+        tally.move(tenant, Status.PENDING, Status.QUEUED, moved)
+        self.counters.apply(tally)
+        return moved
+
+    # -- reading ---------------------------------------------------------------------------
 
     def get(self, job_id: str, tenant: str | None = None) -> Job:
         """The job with this id (of `tenant`, when given), or JobNotFound.
 
         Another tenant's job is "not found", never "forbidden": its existence is not revealed.
         """
-        oid = object_id(job_id)
-        scope = {} if tenant is None else {"tenant": tenant}
+        scope = {} if tenant is None else {"tenant": eq(tenant)}
         with translated():
-            doc = self._c.find_one({"_id": oid, **scope})
+            doc = self._c.find_one({"_id": object_id(job_id), **scope}, NO_TIMELINE)
         if doc is None:
             raise JobNotFound(job_id)
         return _job(doc)
 
-    def latest(self, limit: int = 100) -> list[Job]:
-        """The newest jobs of every tenant first (operators' view)."""
+    def timeline(self, job_id: str, tenant: str | None = None) -> list[LogEntry]:
+        """The job's events, oldest first, as log entries; JobNotFound as `get`."""
+        scope = {} if tenant is None else {"tenant": eq(tenant)}
         with translated():
-            docs = list(self._c.find().sort(NEWEST_FIRST).limit(limit))
-        return [_job(d) for d in docs]
+            doc = self._c.find_one({"_id": object_id(job_id), **scope}, {"events": 1, "eventsDropped": 1})
+        if doc is None:
+            raise JobNotFound(job_id)
+        return timeline.log_entries(job_id, _events(doc.get("events")), int(doc.get("eventsDropped") or 0))
 
     def page(
         self,
@@ -163,202 +231,235 @@ class JobStore:
 
         Keyset pagination on (createdAtMs, _id): stable under concurrent inserts, no page
         skips or repeats a job. Integers, not dates: the embedded store compares dates to the
-        second (tests/integration/test_store_gaps.py).
+        second (tests/integration/test_store_gaps.py). A cursor is read as two ranges, the rest
+        of its millisecond and then everything older, because an `$or` of the two would make
+        the embedded store read every document.
         """
-        query: Doc = {"tenant": tenant, **filters}
-        if since_ms is not None:
-            query["createdAtMs"] = {"$gte": since_ms}
-        if after is not None:
-            created, job_id = after
-            query["$or"] = [
-                {"createdAtMs": {"$lt": created}},
-                {"createdAtMs": created, "_id": {"$lt": object_id(job_id)}},
-            ]
+        base: Doc = {"tenant": eq(tenant), **{k: eq(v) for k, v in filters.items()}}
+        floor = {} if since_ms is None else {"$gte": since_ms}
+        docs: list[Doc] = []
         with translated():
-            docs = list(self._c.find(query).sort(NEWEST_FIRST).limit(limit))
+            if after is not None:
+                created, job_id = after
+                if since_ms is None or created >= since_ms:
+                    same_ms = {**base, "createdAtMs": eq(created), "_id": {"$lt": object_id(job_id)}}
+                    docs = list(self._c.find(same_ms, NO_TIMELINE).sort(NEWEST_FIRST).limit(limit))
+                floor = {**floor, "$lt": created}
+            if len(docs) < limit:
+                older = {**base, **({"createdAtMs": floor} if floor else {})}
+                docs += list(self._c.find(older, NO_TIMELINE).sort(NEWEST_FIRST).limit(limit - len(docs)))
         return [_job(d) for d in docs]
+
+    def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
+        """When the oldest job in one of `statuses` was created (None: there is none)."""
+        found: list[datetime] = []
+        with translated():
+            for status in statuses:
+                doc = self._c.find_one({"status": eq(status.value)}, {"createdAt": 1},
+                                       sort=[("createdAtMs", ASCENDING)])
+                if doc is not None:
+                    found.append(doc["createdAt"])
+        return min(found, default=None)
+
+    def count_by_status(self, tenant: str) -> dict[str, int]:
+        """How many of a tenant's jobs are in each status present, counted now: one aggregation
+        over the tenant's jobs, for reconciling the counters off the hot path (never on a request).
+        Grouped per tenant because the embedded store cannot group on a compound key."""
+        with translated():
+            rows = self._c.aggregate([{"$match": {"tenant": eq(tenant)}},
+                                      {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+            return {str(r["_id"]): int(r["n"]) for r in rows if r["_id"] in {s.value for s in Status}}
+
+    def stale(self, status: Status, older_than: datetime, limit: int) -> list[tuple[str, str]]:
+        """(id, tenant) of jobs left in `status` since before `older_than`, oldest first.
+
+        Selected by status through the index and compared by time here: few jobs sit in a
+        waiting status, while a date range makes the embedded store read every document.
+        """
+        with translated():
+            docs = self._c.find({"status": eq(status.value)}, {"updatedAt": 1, "tenant": 1})
+            docs = docs.sort("updatedAt", ASCENDING).limit(limit)
+            return [(str(d["_id"]), str(d.get("tenant", DEFAULT_TENANT))) for d in docs if d["updatedAt"] < older_than]
+
+    def expired_leases(self, limit: int) -> list[str]:
+        """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
+        with translated():
+            docs = self._c.find({"status": eq(Status.SENDING.value), "leaseUntilMs": {"$lt": clock.epoch_ms()}},
+                                {"_id": 1})
+            return [str(d["_id"]) for d in docs.limit(limit)]
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def claim_many(self, job_ids: list[str], owner: str, lease_ms: int) -> Claims:
+        """Claim jobs for one delivery attempt each, under a lease: one read and one bulk write.
+
+        Each claim is a compare-and-set on the status and attempt count just read, so the
+        status a job leaves is known exactly (for the counters) and its `sending` entry names
+        its attempt. A job that changed in between (the API marking it `queued`, say) is read
+        and tried again. The lease owner is `owner` plus a token of this call.
+        """
+        token = f"{owner}:{uuid.uuid4().hex[:8]}"
+        until = clock.epoch_ms() + lease_ms
+        claimed: dict[str, Job] = {}
+        busy: dict[str, Doc] = {}
+        tally = Tally()
+        wanted = list(dict.fromkeys(job_ids))
+        for _ in range(CAS_TRIES):
+            with translated():
+                docs = list(self._c.find({"_id": {"$in": [object_id(j) for j in wanted]}}))
+            tries: dict[str, tuple[Doc, list[Any]]] = {}
+            ops = []
+            for doc in docs:
+                job_id, events = str(doc["_id"]), doc.get("events") or []
+                if Status(doc["status"]) not in CLAIMABLE:
+                    busy[job_id] = doc
+                    continue
+                attempt = int(doc.get("attempts", 0)) + 1
+                where: Doc = {"_id": doc["_id"], "status": eq(doc["status"]), "attempts": eq(attempt - 1)}
+                update: Doc = {"$set": {"status": Status.SENDING.value, "leaseOwner": token, "leaseUntilMs": until},
+                               "$inc": {"attempts": 1}, "$currentDate": {"updatedAt": True}}
+                sending = timeline.entry(Event.SENDING, {"attempt": attempt, "worker": owner})
+                _with_entry(where, update, events, sending, room=timeline.CLAIM_ROOM)
+                ops.append(UpdateOne(where, update))
+                tries[job_id] = (doc, events)
+            if not ops:
+                break
+            with translated():
+                modified = self._c.bulk_write(ops, ordered=False).modified_count
+                if modified == len(ops):
+                    won = set(tries)
+                else:  # some changed under us: which claims took?
+                    won = {str(d["_id"]) for d in self._c.find(
+                        {"_id": {"$in": [d["_id"] for d, _ in tries.values()]}, "leaseOwner": eq(token)}, {"_id": 1})}
+            for job_id in won:
+                doc, _ = tries[job_id]
+                claimed[job_id] = _job({**doc, "status": Status.SENDING.value, "attempts": int(doc.get("attempts", 0)) + 1,
+                                        "leaseOwner": token})
+                tally.move(claimed[job_id].tenant, Status(doc["status"]), Status.SENDING)
+            wanted = [j for j in tries if j not in won]
+            if not wanted:
+                break
+        else:  # still changing under us after every try: someone else is acting on these now
+            busy.update({j: doc for j, (doc, _) in tries.items() if j in wanted})
+        self.counters.apply(tally)
+        return Claims(claimed, busy)
+
+    def finish_many(self, outcomes: list[Outcome]) -> list[bool]:
+        """Store attempts' outcomes, each with its entry, in one bulk write; each is applied
+        only while its own lease still holds the job. Returns which were stored."""
+        for outcome in outcomes:
+            check_move(Status.SENDING, outcome.target)
+        ops = [
+            UpdateOne(
+                {"_id": object_id(o.job.id), "status": eq(Status.SENDING.value), "leaseOwner": eq(o.job.lease_owner)},
+                {"$set": {"status": o.target.value, **o.fields}, "$unset": {"leaseOwner": "", "leaseUntilMs": ""},
+                 "$currentDate": {"updatedAt": True}, "$push": {"events": o.entry}},
+            )
+            for o in outcomes
+        ]
+        with translated():
+            matched = self._c.bulk_write(ops, ordered=False).matched_count if ops else 0
+            if matched == len(ops):
+                stored = [True] * len(ops)
+            else:  # some leases had moved on: an outcome was stored if its entry is there
+                docs = {str(d["_id"]): _events(d.get("events")) for d in self._c.find(
+                    {"_id": {"$in": [object_id(o.job.id) for o in outcomes]}}, {"events": 1})}
+                stored = [any(_same_entry(e, o.entry) for e in docs.get(o.job.id, [])) for o in outcomes]
+        tally = Tally()
+        for outcome, done in zip(outcomes, stored, strict=True):
+            if done:
+                tally.move(outcome.job.tenant, Status.SENDING, outcome.target, at_s=int(outcome.entry["at"].timestamp()))
+        self.counters.apply(tally)
+        return stored
+
+    # -- by hand, by the sweeper -----------------------------------------------------------
 
     def move(
         self,
         job_id: str,
         target: Status,
+        new: Doc,
         *,
         sources: Iterable[Status] | None = None,
         where: Doc | None = None,
         fields: Doc | None = None,
         inc: Doc | None = None,
         unset: Iterable[str] = (),
+        tenant: str | None = None,
     ) -> Job | None:
-        """Move a job to `target` if it is in one of `sources` (default: every status the state
-        machine allows) and matches `where`, in one atomic conditional update.
-
-        Returns the updated job, or None when the job was not in a state that allows the move.
-        """
+        """Move a job to `target` with the entry `new`, if it is in one of `sources` (default:
+        every status the state machine allows) and matches `where`: one compare-and-set on the
+        status read, so the counters move exactly. JobNotFound if there is no such job (of
+        `tenant`); None when the job is not in a state that allows the move."""
         allowed = frozenset(sources) if sources is not None else sources_of(target)
         for source in allowed:
             check_move(source, target)
-        # $currentDate, not $set: the server's clock, and the embedded store stores a $set of a
-        # top-level datetime as a string (tests/integration/test_store_gaps.py).
-        update: Doc = {"$set": {"status": target.value, **(fields or {})}, "$currentDate": {"updatedAt": True}}
-        if inc:
-            update["$inc"] = inc
-        if unset:
-            update["$unset"] = {name: "" for name in unset}
-        with translated():
-            doc = self._c.find_one_and_update(
-                {"_id": object_id(job_id), "status": {"$in": [s.value for s in allowed]}, **(where or {})},
-                update,
-                return_document=ReturnDocument.AFTER,
-            )
-        return None if doc is None else _job(doc)
+        scope = {} if tenant is None else {"tenant": eq(tenant)}
+        for _ in range(CAS_TRIES):
+            with translated():
+                doc = self._c.find_one({"_id": object_id(job_id), **scope})
+            if doc is None:
+                raise JobNotFound(job_id)
+            source = Status(doc["status"])
+            if source not in allowed:
+                return None
+            match: Doc = {"_id": doc["_id"], "status": eq(source.value), "attempts": eq(doc.get("attempts", 0)),
+                          **(where or {})}
+            update: Doc = {"$set": {"status": target.value, **(fields or {})}, "$currentDate": {"updatedAt": True}}
+            if inc:
+                update["$inc"] = dict(inc)
+            if unset:
+                update["$unset"] = {name: "" for name in unset}
+            _with_entry(match, update, doc.get("events") or [], new)
+            with translated():
+                after = self._c.find_one_and_update(match, update, NO_TIMELINE, return_document=ReturnDocument.AFTER)
+            if after is not None:
+                tally = Tally()
+                tally.move(str(doc.get("tenant", DEFAULT_TENANT)), source, target)
+                self.counters.apply(tally)
+                return _job(after)
+        return None
 
-    def claim(self, job_id: str, owner: str, lease_ms: int) -> Job | None:
-        """Take a job for one delivery attempt under a lease; None if it is not claimable."""
-        if self._claims is not None:
-            return self._claims.submit((job_id, owner, lease_ms))
-        return self.claim_many([job_id], owner, lease_ms)[0]
-
-    def claim_many(self, job_ids: list[str], owner: str, lease_ms: int) -> list[Job | None]:
-        """Claim many jobs in one update and one read; each answer in the order asked.
-
-        The lease owner is `owner` plus a token of this call, so the read finds exactly what
-        this call claimed. A job asked for twice is claimed once.
-        """
-        token = f"{owner}:{uuid.uuid4().hex[:8]}"
-        oids = list({object_id(j) for j in job_ids})
-        update: Doc = {
-            "$set": {"status": Status.SENDING.value, "leaseOwner": token, "leaseUntilMs": clock.epoch_ms() + lease_ms},
-            "$inc": {"attempts": 1},
-            "$currentDate": {"updatedAt": True},
-        }
-        with translated():
-            self._c.update_many(
-                {"_id": {"$in": oids}, "status": {"$in": [s.value for s in sources_of(Status.SENDING)]}}, update
-            )
-            claimed = {str(d["_id"]): _job(d) for d in self._c.find({"_id": {"$in": oids}, "leaseOwner": token})}
-        return [claimed.pop(j, None) for j in job_ids]
-
-    def finish(self, job_id: str, owner: str, target: Status, fields: Doc | None = None) -> bool:
-        """Store the outcome of an attempt, only if `owner` still holds the job's lease."""
-        if self._finishes is not None:
-            return self._finishes.submit((job_id, owner, target, fields or {}))
-        return self.finish_many([(job_id, owner, target, fields or {})])[0]
-
-    def finish_many(self, outcomes: list[tuple[str, str, Status, Doc]]) -> list[bool]:
-        """Store many outcomes in one bulk write; each is applied only under its own lease."""
-        for _, _, target, _ in outcomes:
-            check_move(Status.SENDING, target)
-        ops = [
-            UpdateOne(
-                {"_id": object_id(job_id), "status": Status.SENDING.value, "leaseOwner": owner},
-                {"$set": {"status": target.value, "finishedBy": owner, **fields},
-                 "$unset": {"leaseOwner": "", "leaseUntilMs": ""}, "$currentDate": {"updatedAt": True}},
-            )
-            for job_id, owner, target, fields in outcomes
-        ]
-        with translated():
-            result = self._c.bulk_write(ops, ordered=False)
-            if result.matched_count == len(ops):
-                return [True] * len(ops)
-            # Some leases had moved on: find out which outcomes were stored.
-            owners = list({owner for _, owner, _, _ in outcomes})
-            done = {(str(d["_id"]), d["finishedBy"]) for d in self._c.find(
-                {"_id": {"$in": [object_id(j) for j, _, _, _ in outcomes]}, "finishedBy": {"$in": owners}},
-                {"finishedBy": 1})}
-        return [(job_id, owner) in done for job_id, owner, _, _ in outcomes]
-
-    def group_writes(self) -> None:
-        """Share claims and outcome writes of concurrent callers (the worker's window)."""
-        if self._claims is None:
-            self._claims = Batcher(lambda items: self._claim_group(items), name="claims")
-            self._finishes = Batcher(self.finish_many, name="finishes")
-
-    def _claim_group(self, items: list[tuple[str, str, int]]) -> list[Job | None]:
-        _, owner, lease_ms = items[0]  # one process: one owner and one lease length
-        return self.claim_many([job_id for job_id, _, _ in items], owner, lease_ms)
-
-    def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
-        """When the oldest job in one of `statuses` was created (None: there is none)."""
-        with translated():
-            doc = self._c.find_one({"status": {"$in": [s.value for s in statuses]}}, {"createdAt": 1},
-                                   sort=[("createdAtMs", ASCENDING)])
-        return None if doc is None else doc["createdAt"]
-
-    def stale(self, status: Status, older_than: datetime, limit: int) -> list[str]:
-        """Ids of jobs left in `status` since before `older_than`, oldest first.
-
-        Selected by status through the index and compared by time here: few jobs sit in a
-        waiting status, while a date range makes the embedded store read every document.
-        """
-        with translated():
-            docs = self._c.find({"status": status.value}, {"updatedAt": 1}).sort("updatedAt", ASCENDING).limit(limit)
-            return [str(d["_id"]) for d in docs if d["updatedAt"] < older_than]
-
-    def expired_leases(self, limit: int) -> list[str]:
-        """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
-        with translated():
-            docs = self._c.find({"status": Status.SENDING.value, "leaseUntilMs": {"$lt": clock.epoch_ms()}}, {"_id": 1})
-            return [str(d["_id"]) for d in docs.limit(limit)]
+    def note(self, job_id: str, new: Doc, known: Doc | None = None) -> bool:
+        """Add an entry that changes no status (a duplicate skipped, a late outcome, a message
+        dead-lettered), folding and bounding the timeline; `known` is the job as just read, if
+        it was. False when there is no such job, or it kept changing under every try."""
+        doc = known
+        for _ in range(NOTE_TRIES):
+            if doc is None:
+                with translated():
+                    doc = self._c.find_one({"_id": object_id(job_id)}, {"events": 1, "notes": 1})
+                if doc is None:
+                    return False
+            stored = doc.get("events") or []
+            after = timeline.append(_events(stored), new)
+            # Guarded by the timeline's length (pushes) and by `notes`, the count of entries set
+            # this way (a fold leaves the length as it was).
+            notes = doc.get("notes")
+            where = {"_id": doc["_id"], "events": {"$size": len(stored)},
+                     "notes": {"$exists": False} if notes is None else eq(notes)}
+            update: Doc = {"$set": {"events": after.events}, "$inc": {"notes": 1}}
+            if after.dropped:
+                update["$inc"]["eventsDropped"] = after.dropped
+            with translated():
+                if self._c.update_one(where, update).modified_count:
+                    return True
+            doc = None
+        log.warning("timeline entry not added: the job kept changing", extra={"job_id": job_id, "event": new["event"]})
+        return False
 
     def touch_if_stale(self, job_id: str, status: Status, older_than: datetime) -> bool:
         """Compare-and-set: bump `updatedAt` if the job is still `status` and older than
         `older_than`. Of several sweepers racing for one job exactly one gets True."""
         with translated():
             result = self._c.update_one(
-                {"_id": object_id(job_id), "status": status.value, "updatedAt": {"$lt": older_than}},
+                {"_id": object_id(job_id), "status": eq(status.value), "updatedAt": {"$lt": older_than}},
                 {"$currentDate": {"updatedAt": True}},
             )
         return result.modified_count == 1
 
 
-class LogStore:
-    """Job timelines in the `notificationlogs` collection."""
-
-    def __init__(self, collection: Collection[Doc]) -> None:
-        self._c = collection
-        self._inserts: Batcher[Doc, None] | None = None
-
-    def ensure_indexes(self) -> None:
-        """Create the indexes the queries use (idempotent)."""
-        with translated():
-            self._c.create_index([("jobId", ASCENDING), ("createdAt", ASCENDING)])
-
-    def add(self, job_id: str, event: Event, details: Doc | None = None, tenant: str | None = None) -> None:
-        """Append an event to a job's timeline (with its tenant where the caller has the job)."""
-        self.add_many([(job_id, event, details or {})], tenant)
-
-    def add_many(self, entries: list[tuple[str, Event, Doc]], tenant: str | None = None) -> None:
-        """Append events (job id, event, details) to their jobs' timelines in one bulk write."""
-        t = clock.now()
-        docs: list[Doc] = [{"jobId": job_id, "event": event.value, "details": details, "createdAt": t,
-                            **({"tenant": tenant} if tenant is not None else {})}
-                           for job_id, event, details in entries]
-        if len(docs) == 1 and self._inserts is not None:
-            self._inserts.submit(docs[0])
-        elif docs:
-            self._insert(docs)
-
-    def _insert(self, docs: list[Doc]) -> list[None]:
-        with translated():
-            self._c.insert_many(docs, ordered=False)
-        return [None] * len(docs)
-
-    def group_writes(self) -> None:
-        """Share the inserts of concurrent callers (the worker's window)."""
-        if self._inserts is None:
-            self._inserts = Batcher(self._insert, name="log-inserts")
-
-    def for_job(self, job_id: str) -> list[LogEntry]:
-        """A job's events, oldest first."""
-        with translated():
-            docs = list(self._c.find(_job_ref(job_id)).sort([("createdAt", ASCENDING), ("_id", ASCENDING)]))
-        return [
-            LogEntry(
-                id=str(d["_id"]),
-                job_id=str(d["jobId"]),
-                event=Event(d["event"]),
-                details=d.get("details") or {},
-                created_at=d["createdAt"],
-            )
-            for d in docs
-        ]
+def _same_entry(stored: Doc, mine: Doc) -> bool:
+    """Whether a stored timeline entry is this attempt's outcome entry."""
+    return bool(stored.get("event") == mine["event"]
+                and stored.get("details", {}).get("attempt") == mine["details"]["attempt"])

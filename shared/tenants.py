@@ -109,4 +109,6 @@ class KeyStore:
     def list(self) -> list[Doc]:
         """Every key's id, tenant and state (never the key)."""
         with translated():
-            return list(self._c.find({}, {"_id": 0, "keyId": 1, "tenant": 1, "revoked": 1, "createdAt": 1}))
+            docs = list(self._c.find({}, {"_id": 0, "keyId": 1, "tenant": 1, "revoked": 1, "createdAt": 1}))
+        # bool(): the embedded store reads a $set boolean back as 1 (tests/integration/test_store_gaps.py).
+        return [{**d, "revoked": bool(d.get("revoked"))} for d in docs]

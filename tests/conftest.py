@@ -22,6 +22,7 @@ from local.consumer import Consumer
 from local.wsgi import make_app
 from shared.bootstrap import Deps, build
 from shared.config import Settings
+from shared.model import Job
 from shared.providers.mock import MockProvider
 
 T = TypeVar("T")
@@ -182,6 +183,21 @@ def start_worker() -> Iterator[Callable[[Deps], Consumer]]:
 def worker(deps: Deps, start_worker: Callable[[Deps], Consumer]) -> Consumer:
     """A worker consuming this test's queue."""
     return start_worker(deps)
+
+
+def events(deps: Deps, job_id: str) -> list[str]:
+    """The event names of a job's timeline, oldest first."""
+    return [e.event.value for e in deps.jobs.timeline(job_id)]
+
+
+def all_jobs(deps: Deps, tenant: str = "default") -> list[Job]:
+    """Every job of a tenant (a test's handful), newest first."""
+    return deps.jobs.page(tenant, {}, 10_000)
+
+
+def claim(deps: Deps, job_id: str, owner: str, lease_ms: int) -> Job | None:
+    """Claim one job as a worker would; None if it is not claimable."""
+    return deps.jobs.claim_many([job_id], owner, lease_ms).claimed.get(job_id)
 
 
 def provider(deps: Deps, channel: str) -> MockProvider:
