@@ -76,8 +76,6 @@ def dispatch_messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Amazon MQ for RabbitMQ event: deliver every job message of the batch. Raising hands the
     whole batch back to the broker; returning acks it."""
     deps = _deps()
-    deps.jobs.group_writes()  # the batch's concurrent deliveries share their store round trips
-    deps.logs.group_writes()
     # Outages are waited out while there is time left to store the outcomes afterwards.
     hold_s = context.get_remaining_time_in_millis() / 1000 - deps.settings.lease_ms / 1000 - 5
     return {"outcomes": dispatch.handle_batch(dispatch.messages_of(event), deps, hold_s=max(0.0, hold_s))}

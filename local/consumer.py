@@ -1,186 +1,166 @@
-"""The RabbitMQ consumer loop that feeds queue messages to the `dispatch` handler.
+"""The RabbitMQ consumer loop that feeds batches of queue messages to the delivery library.
 
-Messages of the prefetch window are handled concurrently on a thread pool; each is acked
-only after its outcome is stored. pika's connection is not thread-safe, so acks travel back to
-the connection's thread through `add_callback_threadsafe`.
+Messages arriving together (within a couple of milliseconds, up to the prefetch window) are
+handled as one batch on a pool thread; several batches may be in flight at once. Each message
+is settled only after its outcome is stored, as `shared.acking.decide` says. pika's connection
+is not thread-safe, so settlements travel back to the connection's thread through
+`add_callback_threadsafe`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import pika
-import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_exponential,
+)
 
-from functions import dispatch
-from shared import context
+from shared.acking import Action, Decision, decide
 from shared.bootstrap import Deps
-from shared.broker import declare, parameters
-from shared.delivery import Outcome
-from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable
+from shared.broker import Link, declare, translated
+from shared.delivery import Message, dead_letter, handle_through_outages
+from shared.errors import BrokerUnavailable
 from shared.metrics import DEAD_LETTERED, JOBS, REQUEUED
 
 log = logging.getLogger("wavecom.worker")
+Batch = list[tuple[int, Message]]
 
 
 class Consumer:
     """Consumes the main queue until `stop()`; reconnects when the broker goes away."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, linger_s: float = 0.002, max_batch: int | None = None) -> None:
         self.deps = deps
         self.prefetch = deps.settings.prefetch
-        # The window's concurrent deliveries share their store round trips.
-        deps.jobs.group_writes()
-        deps.logs.group_writes()
-        self._stopping = threading.Event()
-        self._connection: pika.BlockingConnection | None = None
-        self._inflight = 0
-        self._inflight_lock = threading.Lock()
-        self.ready = threading.Event()
+        self.linger_s = linger_s
+        # A third of the window: batches in different stages at once (one claiming in the store
+        # while another waits on providers) deliver more than one whole window moving in step.
+        self.max_batch = max_batch or max(1, self.prefetch // 2)
         self.drain_seconds = 10.0
+        self.ready = threading.Event()
+        self._stopping = threading.Event()
+        self._buffer: Batch = []
+        self._first_at = 0.0
+        # Delivery tags received and not yet settled, in order, and those of them settled: acks
+        # go out as one `multiple` ack up to the first unsettled tag. (The connection's thread only.)
+        self._unsettled: deque[int] = deque()
+        self._settled: dict[int, bool] = {}  # tag: acked (else nacked)
 
     def run(self) -> None:
         """Consume until stopped, reconnecting with backoff after a broker failure."""
-        backoff = 0.5
-        with ThreadPoolExecutor(max_workers=self.prefetch, thread_name_prefix="dispatch") as pool:
-            while not self._stopping.is_set():
-                try:
-                    self._consume(pool)
-                    backoff = 0.5
-                except (pika.exceptions.AMQPError, OSError) as e:
-                    self.ready.clear()
-                    log.warning("broker connection lost; reconnecting", extra={"error": type(e).__name__})
-                    self._stopping.wait(backoff)
-                    backoff = min(backoff * 2, 10)
+        def lost(state: RetryCallState) -> None:
+            self.ready.clear()
+            error = state.outcome.exception() if state.outcome else None
+            log.warning("broker connection lost; reconnecting", extra={"error": str(error)})
+
+        with ThreadPoolExecutor(max_workers=self.prefetch, thread_name_prefix="deliver") as pool:
+            retrying = Retrying(retry=retry_if_exception_type(BrokerUnavailable), before_sleep=lost, reraise=False,
+                                wait=wait_exponential(multiplier=0.5, max=10), stop=stop_when_event_set(self._stopping))
+            try:
+                retrying(self._consume, pool)
+            except RetryError:
+                pass  # stopped while the broker was away
         log.info("worker stopped")
 
     def _consume(self, pool: ThreadPoolExecutor) -> None:
-        connection = pika.BlockingConnection(parameters(self.deps.settings.rabbitmq_url))
-        self._connection = connection
-        try:
-            channel = connection.channel()
-            declare(channel, self.deps.publisher.topology)
+        topology = self.deps.publisher.topology
+        link = Link(self.deps.settings.rabbitmq_url)
+
+        def setup(channel: BlockingChannel) -> None:
+            declare(channel, topology)
             channel.basic_qos(prefetch_count=self.prefetch)
-            on_message = functools.partial(self._on_message, pool, connection)
-            tag = channel.basic_consume(self.deps.publisher.topology.queue, on_message)
-            self.ready.set()
-            log.info("worker consuming", extra={"queue": self.deps.publisher.topology.queue, "prefetch": self.prefetch})
-            while not self._stopping.is_set():
-                connection.process_data_events(time_limit=0.5)
-            # Stop taking messages, then let what is in flight finish and be acked.
-            channel.basic_cancel(tag)
-            deadline = time.monotonic() + self.drain_seconds
-            while self._inflight and time.monotonic() < deadline:
-                connection.process_data_events(time_limit=0.1)
-            connection.process_data_events(time_limit=0)
+
+        try:
+            with link.using():
+                channel = link.channel("consume", setup)
+                tag = channel.basic_consume(topology.queue, self._on_message)
+                self.ready.set()
+                log.info("worker consuming", extra={"queue": topology.queue, "prefetch": self.prefetch})
+                while not self._stopping.is_set():
+                    link.connection.process_data_events(time_limit=self._dispatch(pool, link, channel))
+                # Stop taking messages; give back what was not started, finish and settle the rest.
+                channel.basic_cancel(tag)
+                self._settle(channel, self._buffer, [Action.REQUEUE] * len(self._buffer))
+                self._buffer = []
+                deadline = time.monotonic() + self.drain_seconds
+                while self._unsettled and time.monotonic() < deadline:
+                    link.connection.process_data_events(time_limit=0.1)
         finally:
-            self._connection = None
-            if connection.is_open:
-                connection.close()
+            self.ready.clear()
+            # The broker redelivers whatever this connection held.
+            self._buffer, self._unsettled, self._settled = [], deque(), {}
+            link.reset()
 
-    def _on_message(
-        self,
-        pool: ThreadPoolExecutor,
-        connection: pika.BlockingConnection,
-        channel: BlockingChannel,
-        method: Basic.Deliver,
-        properties: BasicProperties,
-        body: bytes,
-    ) -> None:
-        with self._inflight_lock:
-            self._inflight += 1
-        pool.submit(self._handle, connection, channel, method.delivery_tag, properties, body)
+    def _on_message(self, channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
+                    body: bytes) -> None:
+        if not self._buffer:
+            self._first_at = time.monotonic()
+        self._buffer.append((method.delivery_tag, Message(body, properties.headers or {})))
+        self._unsettled.append(method.delivery_tag)
 
-    def _handle(
-        self,
-        connection: pika.BlockingConnection,
-        channel: BlockingChannel,
-        tag: int,
-        properties: BasicProperties,
-        body: bytes,
-    ) -> None:
-        # The request that created the job, so this message's log lines carry its id.
-        with context.bound(context.from_message(properties.headers)):
-            requeue, outcome = self._deliver(properties, body)
-            JOBS.labels(outcome).inc()
-        self._settle(connection, channel, tag, requeue)
+    def _dispatch(self, pool: ThreadPoolExecutor, link: Link, channel: BlockingChannel) -> float:
+        """Start the buffered messages in batches once a batch is full or has lingered; how
+        long the connection may wait for more."""
+        while self._buffer:
+            due = self._first_at + self.linger_s - time.monotonic()
+            if len(self._buffer) < self.max_batch and due > 0:
+                return due
+            batch, self._buffer = self._buffer[:self.max_batch], self._buffer[self.max_batch:]
+            pool.submit(self._handle, link.connection, channel, batch)
+        return 0.5
 
-    def _deliver(self, properties: BasicProperties, body: bytes) -> tuple[bool | None, str]:
-        """Handle one message: whether to requeue it (None: ack) and the outcome to count."""
-        requeue: bool | None = None  # None: ack
+    def _handle(self, connection: pika.BlockingConnection, channel: BlockingChannel, batch: Batch) -> None:
+        messages = [message for _, message in batch]
+        results = handle_through_outages(self.deps, messages, stop=stop_when_event_set(self._stopping))
+        actions = [self._carry_out(decide(r, m.deliveries, self.deps.settings.delivery_limit), m)
+                   for r, m in zip(results, messages, strict=True)]
         try:
-            outcome = self._through_outages(body).value
-            log.debug("message handled", extra={"outcome": outcome})
-            return None, outcome
-        except PoisonMessage as e:
-            requeue = self._dead_letter(body, str(e), properties)
-        except (StoreUnavailable, BrokerUnavailable) as e:
-            # Only when the worker is stopping: give the message back for another worker.
-            log.warning("outcome not stored; message returned", extra={"error": str(e)})
-            requeue = True
-        except Exception as e:  # keep the worker alive; a bug is dead-lettered after bounded tries
-            log.exception("handler raised")
-            deliveries = int((properties.headers or {}).get("x-delivery-count", 0)) + 1
-            if deliveries >= self.deps.settings.delivery_limit:
-                requeue = self._dead_letter(body, f"handler error ({type(e).__name__}) after {deliveries} deliveries",
-                                            properties)
-            else:
-                requeue = True
-        return requeue, DEAD_LETTERED if requeue is None else REQUEUED
-
-    def _through_outages(self, body: bytes) -> Outcome:
-        """Handle a message, waiting out store or broker outages while holding it.
-
-        Requeueing instead would spend the message's delivery count (RabbitMQ dead-letters it
-        after WAVECOM_DELIVERY_LIMIT deliveries) on an outage that is not the message's fault.
-        Handling again is safe: the claim decides whether anything is still to be done.
-        """
-        backoff = 0.2
-        while True:
-            try:
-                return dispatch.handle(body, self.deps)
-            except (StoreUnavailable, BrokerUnavailable) as e:
-                if self._stopping.is_set():
-                    raise
-                log.warning("store or broker unavailable; holding the message", extra={"error": str(e)})
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    def _dead_letter(self, body: bytes, reason: str, properties: BasicProperties) -> bool | None:
-        """Move a message to the dead-letter queue and note it in its job's log, if it has one.
-
-        Returns None (ack) once moved, True (requeue) when the broker could not take it.
-        """
-        try:
-            dispatch.dead_letter(dispatch.Message(body, properties.headers or {}), reason, self.deps)
+            with translated():
+                connection.add_callback_threadsafe(lambda: self._settle(channel, batch, actions))
         except BrokerUnavailable:
-            return True
-        return None
+            pass  # connection gone: the broker redelivers the batch
 
-    def _settle(
-        self, connection: pika.BlockingConnection, channel: BlockingChannel, tag: int, requeue: bool | None
-    ) -> None:
-        def settle() -> None:
-            with self._inflight_lock:
-                self._inflight -= 1
-            if not channel.is_open:
-                return  # the broker redelivers what this channel held
-            if requeue is None:
-                channel.basic_ack(tag)
-            else:
-                channel.basic_nack(tag, requeue=requeue)
+    def _carry_out(self, decision: Decision, message: Message) -> Action:
+        """The action left for the broker once the decision's own work is done."""
+        if decision.action is Action.DEAD_LETTER:
+            try:
+                dead_letter(self.deps, message, decision.reason)
+            except BrokerUnavailable:
+                return Action.REQUEUE  # the broker could not take it: give it back instead
+            JOBS.labels(DEAD_LETTERED).inc()
+            return Action.ACK
+        if decision.action is not Action.ACK:  # HOLD given up: the worker is stopping
+            JOBS.labels(REQUEUED).inc()
+            return Action.REQUEUE
+        return Action.ACK
 
-        try:
-            connection.add_callback_threadsafe(settle)
-        except (pika.exceptions.AMQPError, OSError):
-            with self._inflight_lock:
-                self._inflight -= 1  # connection gone: the broker redelivers the message
+    def _settle(self, channel: BlockingChannel, batch: Batch, actions: list[Action]) -> None:
+        if not channel.is_open:
+            return  # the broker redelivers what this channel held
+        for (tag, _), action in zip(batch, actions, strict=True):
+            if action is not Action.ACK:
+                channel.basic_nack(tag, requeue=True)
+            self._settled[tag] = action is Action.ACK
+        last_ack = None
+        while self._unsettled and self._unsettled[0] in self._settled:
+            tag = self._unsettled.popleft()
+            if self._settled.pop(tag):
+                last_ack = tag
+        if last_ack is not None:
+            # Every tag up to it is settled: this one frame acks those not nacked above.
+            channel.basic_ack(last_ack, multiple=True)
 
     def stop(self) -> None:
         """Ask the loop to finish (safe from any thread or a signal handler)."""

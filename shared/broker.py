@@ -1,10 +1,14 @@
-"""RabbitMQ through pika: connections, declarations and confirmed publishing."""
+"""RabbitMQ through pika: the one adapter. A `Link` holds a connection (made on first use, made
+again after a failure) for whoever needs one: the publisher, the consumer, the queue probe; every
+pika error leaves this module as BrokerUnavailable."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pika
@@ -18,18 +22,98 @@ from shared.topology import Topology
 
 PERSISTENT = pika.DeliveryMode.Persistent
 REASON_HEADER = "x-wavecom-reason"
+_NOT_FOUND = 404
 
 
-def parameters(url: str, *, heartbeat: int | None = None) -> pika.URLParameters:
+def parameters(url: str, *, heartbeat: int | None = None, timeout_s: float = 5) -> pika.URLParameters:
     """Connection parameters that fail fast instead of hanging when the broker is away."""
     params = pika.URLParameters(url)
     params.connection_attempts = 1
-    params.socket_timeout = 5
-    params.stack_timeout = 10
+    params.socket_timeout = timeout_s
+    params.stack_timeout = 2 * timeout_s
     params.blocked_connection_timeout = 10
     if heartbeat is not None:
         params.heartbeat = heartbeat
     return params
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Turn pika's exceptions into the library's own."""
+    try:
+        yield
+    except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as e:
+        raise BrokerUnavailable(f"RabbitMQ did not confirm the message: {type(e).__name__}") from e
+    except (pika.exceptions.AMQPError, OSError) as e:
+        raise BrokerUnavailable(f"RabbitMQ is unreachable: {type(e).__name__}") from e
+
+
+class Link:
+    """One connection to RabbitMQ, opened on first use and opened again after a failure, with
+    named channels each set up once per connection. Not thread-safe: each user holds its own.
+
+    `quiet_s`: after a failed connect, callers are told at once for this long that the broker
+    is away instead of each waiting on a connect (the API stays fast while RabbitMQ is down).
+    """
+
+    def __init__(self, url: str, *, heartbeat: int | None = None, timeout_s: float = 5, quiet_s: float = 0.0) -> None:
+        self.url = url
+        self._params = parameters(url, heartbeat=heartbeat, timeout_s=timeout_s)
+        self._quiet_s = quiet_s
+        self._down_until = 0.0
+        self._connection: pika.BlockingConnection | None = None
+        self._channels: dict[str, BlockingChannel] = {}
+        self.generation = 0  # how many connections were made: what was declared on an older one is gone
+
+    @property
+    def connection(self) -> pika.BlockingConnection:
+        """The open connection, made now if there is none; BrokerUnavailable if it cannot be."""
+        if self._connection is not None and self._connection.is_open:
+            return self._connection
+        self.reset()
+        if time.monotonic() < self._down_until:
+            raise BrokerUnavailable("RabbitMQ was unreachable a moment ago")
+        try:
+            with translated():
+                self._connection = pika.BlockingConnection(self._params)
+            self.generation += 1
+        except BrokerUnavailable:
+            self._down_until = time.monotonic() + self._quiet_s
+            raise
+        return self._connection
+
+    def channel(self, name: str = "", setup: Callable[[BlockingChannel], None] | None = None) -> BlockingChannel:
+        """The open channel called `name`, made (and set up) now if there is none."""
+        channel = self._channels.get(name)
+        if channel is not None and channel.is_open:
+            return channel
+        with translated():
+            channel = self.connection.channel()
+            if setup is not None:
+                setup(channel)
+        self._channels[name] = channel
+        return channel
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        """A block of broker work: on any failure the connection is dropped (the next use makes a
+        fresh one) and the error leaves as BrokerUnavailable."""
+        try:
+            with translated():
+                yield
+        except BrokerUnavailable:
+            self.reset()
+            raise
+
+    def reset(self) -> None:
+        """Drop the connection and its channels."""
+        connection, self._connection = self._connection, None
+        self._channels.clear()
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except (pika.exceptions.AMQPError, OSError):
+                pass
 
 
 def declare(channel: BlockingChannel, topology: Topology) -> None:
@@ -51,114 +135,103 @@ def _with_request_id(headers: dict[str, Any]) -> dict[str, Any]:
     return {**headers, context.MESSAGE_HEADER: request_id}
 
 
+def _properties(headers: dict[str, Any]) -> pika.BasicProperties:
+    return pika.BasicProperties(delivery_mode=PERSISTENT, content_type="application/json", headers=headers)
+
+
+# A second attempt on a fresh connection covers a connection the broker closed while idle.
+_once_more = retry(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_attempt(2), reraise=True)
+
+
 class Publisher:
-    """Publishes persistent job messages and waits for the broker's confirm.
+    """Publishes persistent job messages; returns only once RabbitMQ has taken them.
 
     One connection per process, made on first use and reused; a lock serialises callers
     because a pika connection is not thread-safe.
     """
 
-    # After a failed connection, callers are told at once that the broker is away for this
-    # long instead of each waiting on a connect: the API keeps answering quickly (jobs stay
-    # `pending` and the sweeper queues them) while RabbitMQ is down or unreachable.
     RETRY_CONNECT_AFTER_S = 1.0
 
     def __init__(self, url: str, topology: Topology) -> None:
-        self._url = url
         self.topology = topology
         self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._connection: pika.BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
-        self._tx_channel: BlockingChannel | None = None
-        self._declared: set[str] = set()
-
-    def publish_job(self, job_id: str, *, delay_ms: int = 0, headers: dict[str, Any] | None = None) -> None:
-        """Queue a job now, or after `delay_ms` through its delay queue; returns once confirmed."""
-        queue = self.topology.queue if delay_ms <= 0 else self.topology.delay(delay_ms)
-        self._publish(queue, job_message(job_id), _with_request_id(headers or {}), delay_ms)
-
-    @retry(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_attempt(2), reraise=True)
-    def publish_jobs(self, job_ids: list[str]) -> None:
-        """Queue many jobs in one AMQP transaction: one round trip instead of one confirm each.
-
-        The commit returns once the queues have taken every message; if it fails none count
-        and the jobs stay `pending` for the sweeper.
-        """
-        headers = _with_request_id({})
-        properties = pika.BasicProperties(delivery_mode=PERSISTENT, content_type="application/json", headers=headers)
-        with self._lock:
-            try:
-                self._open()
-                if self._tx_channel is None or not self._tx_channel.is_open:
-                    assert self._connection is not None
-                    self._tx_channel = self._connection.channel()
-                    self._tx_channel.tx_select()
-                for job_id in job_ids:
-                    self._tx_channel.basic_publish("", self.topology.queue, job_message(job_id), properties)
-                self._tx_channel.tx_commit()
-            except (pika.exceptions.AMQPError, OSError) as e:
-                self._reset()
-                raise BrokerUnavailable(f"RabbitMQ did not take the batch: {type(e).__name__}") from e
-
-    def dead_letter(self, body: bytes, reason: str, headers: dict[str, Any] | None = None) -> None:
-        """Move a message that can never be delivered to the dead-letter queue, with its reason."""
-        self._publish(self.topology.dead, body, _with_request_id({**(headers or {}), REASON_HEADER: reason}), 0)
-
-    @retry(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_attempt(2), reraise=True)
-    def _publish(self, queue: str, body: bytes, headers: dict[str, Any], delay_ms: int) -> None:
-        # A second attempt on a fresh connection covers a connection the broker closed while idle.
-        with self._lock:
-            try:
-                channel = self._open()
-                if delay_ms > 0 and queue not in self._declared:
-                    channel.queue_declare(queue, durable=True, arguments=self.topology.delay_arguments(delay_ms))
-                    self._declared.add(queue)
-                channel.basic_publish(
-                    exchange="",
-                    routing_key=queue,
-                    body=body,
-                    properties=pika.BasicProperties(
-                        delivery_mode=PERSISTENT, content_type="application/json", headers=headers
-                    ),
-                    mandatory=True,
-                )
-            except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as e:
-                self._reset()
-                raise BrokerUnavailable(f"RabbitMQ did not confirm the message: {type(e).__name__}") from e
-            except (pika.exceptions.AMQPError, OSError) as e:
-                self._reset()
-                raise BrokerUnavailable(f"RabbitMQ is unreachable: {type(e).__name__}") from e
-
-    def _open(self) -> BlockingChannel:
-        if self._channel is not None and self._channel.is_open:
-            return self._channel
-        self._reset()
-        if time.monotonic() < self._down_until:
-            raise BrokerUnavailable("RabbitMQ was unreachable a moment ago")
         # No heartbeats: this connection only speaks when it publishes, and a dead one is
         # noticed by the failing publish and replaced.
-        try:
-            self._connection = pika.BlockingConnection(parameters(self._url, heartbeat=0))
-        except (pika.exceptions.AMQPError, OSError):
-            self._down_until = time.monotonic() + self.RETRY_CONNECT_AFTER_S
-            raise
-        channel = self._connection.channel()
-        channel.confirm_delivery()
-        declare(channel, self.topology)
-        self._channel = channel
-        return channel
+        self._link = Link(url, heartbeat=0, quiet_s=self.RETRY_CONNECT_AFTER_S)
+        self._declared: set[tuple[int, str]] = set()  # (connection generation, delay queue)
 
-    def _reset(self) -> None:
-        connection, self._connection, self._channel, self._tx_channel = self._connection, None, None, None
-        self._declared.clear()
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except (pika.exceptions.AMQPError, OSError):
-                pass
+    @_once_more
+    def publish_jobs(self, job_ids: list[str], *, delay_ms: int = 0,
+                     request_ids: Mapping[str, str | None] | None = None) -> None:
+        """Queue jobs now, or after `delay_ms` through its delay queue, in one AMQP transaction:
+        one round trip for all of them. Each message carries the id of the request that created
+        its job (`request_ids`, else the current one). If the commit fails none count (the jobs
+        stay as they are stored, for the sweeper or a redelivery)."""
+        current = _properties(_with_request_id({}))
+        request_ids = request_ids or {}
+        with self._lock, self._link.using():
+            queue = self._queue(delay_ms)
+            channel = self._link.channel("tx", lambda c: c.tx_select())
+            for job_id in job_ids:
+                request_id = request_ids.get(job_id)
+                properties = current if request_id is None else _properties({context.MESSAGE_HEADER: request_id})
+                channel.basic_publish("", queue, job_message(job_id), properties)
+            channel.tx_commit()
+
+    @_once_more
+    def dead_letter(self, body: bytes, reason: str, headers: dict[str, Any] | None = None) -> None:
+        """Move a message that can never be delivered to the dead-letter queue, with its reason;
+        returns once the broker confirmed it."""
+        properties = _properties(_with_request_id({**(headers or {}), REASON_HEADER: reason}))
+        with self._lock, self._link.using():
+            channel = self._confirming()
+            channel.basic_publish("", self.topology.dead, body, properties, mandatory=True)
+
+    def _confirming(self) -> BlockingChannel:
+        def setup(channel: BlockingChannel) -> None:
+            channel.confirm_delivery()
+            declare(channel, self.topology)
+
+        return self._link.channel("confirm", setup)
+
+    def _queue(self, delay_ms: int) -> str:
+        """The queue a message with this delay goes to, declared once per connection."""
+        channel = self._confirming()  # declares the topology on a fresh connection
+        if delay_ms <= 0:
+            return self.topology.queue
+        queue = self.topology.delay(delay_ms)
+        if (self._link.generation, queue) not in self._declared:
+            channel.queue_declare(queue, durable=True, arguments=self.topology.delay_arguments(delay_ms))
+            self._declared.add((self._link.generation, queue))
+        return queue
 
     def close(self) -> None:
         """Close the connection, if one is open."""
         with self._lock:
-            self._reset()
+            self._link.reset()
+
+
+class QueueProbe:
+    """Passive queue declarations on a connection of its own (a scrape never waits behind a
+    publish), without heartbeats: it speaks only when asked, and a dead one is replaced."""
+
+    TIMEOUT_S = 2.0
+
+    def __init__(self, url: str) -> None:
+        self._lock = threading.Lock()
+        self._link = Link(url, heartbeat=0, timeout_s=self.TIMEOUT_S)
+
+    @_once_more
+    def depths(self, queues: Iterable[str]) -> dict[str, int]:
+        """Messages ready in each of `queues` that exists; BrokerUnavailable when unreachable."""
+        found: dict[str, int] = {}
+        with self._lock, self._link.using():
+            for name in queues:
+                try:
+                    ok = self._link.channel("probe").queue_declare(name, passive=True)
+                except pika.exceptions.ChannelClosedByBroker as e:
+                    if e.reply_code == _NOT_FOUND:  # the broker closes the channel on a failed passive declare
+                        continue
+                    raise
+                found[name] = int(ok.method.message_count)
+        return found

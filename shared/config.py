@@ -112,6 +112,7 @@ class Settings:
     sweep_interval_ms: int = 1000
     outbox_grace_ms: int = 5000
     requeue_after_ms: int = 300_000
+    reconcile_interval_ms: int = 60_000  # counters recounted at most this often
     mock_ledger: Path | None = None
     # Providers per channel (shared.bootstrap.providers_for); AWS credentials come from the
     # environment or the AWS credential chain, never from here.
@@ -158,6 +159,8 @@ class Settings:
             sweep_interval_ms=_int(env, "WAVECOM_SWEEP_INTERVAL_MS", cls.sweep_interval_ms, minimum=10),
             outbox_grace_ms=_int(env, "WAVECOM_OUTBOX_GRACE_MS", cls.outbox_grace_ms, minimum=0),
             requeue_after_ms=_int(env, "WAVECOM_REQUEUE_AFTER_MS", cls.requeue_after_ms, minimum=1000),
+            reconcile_interval_ms=_int(env, "WAVECOM_RECONCILE_INTERVAL_MS", cls.reconcile_interval_ms,
+                                       minimum=60_000),
             mock_ledger=Path(env["WAVECOM_MOCK_LEDGER"]) if env.get("WAVECOM_MOCK_LEDGER") else None,
             **_providers(env),
         )

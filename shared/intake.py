@@ -10,14 +10,15 @@ from shared.errors import BrokerUnavailable
 from shared.groupcommit import Batcher
 from shared.masking import mask_recipient
 from shared.model import Job, NewJob
-from shared.states import Event, Status
+from shared.states import Status
 from shared.store import DEFAULT_TENANT
 
 log = logging.getLogger("wavecom.intake")
 
 
-def queue_jobs(deps: Deps, job_ids: list[str], tenant: str | None = None) -> bool:
-    """Publish `pending` jobs in one broker transaction, then mark them `queued` in one update.
+def queue_jobs(deps: Deps, job_ids: list[str], tenant: str) -> bool:
+    """Publish `pending` jobs of `tenant` in one broker transaction, then mark them `queued` in
+    one update.
 
     Returns False when the broker cannot take them; they stay `pending` for the sweeper. The
     mark is conditional: a fast worker may already have claimed (even sent) a job, and that is
@@ -27,8 +28,7 @@ def queue_jobs(deps: Deps, job_ids: list[str], tenant: str | None = None) -> boo
         deps.publisher.publish_jobs(job_ids)
     except BrokerUnavailable:
         return False
-    moved = deps.jobs.mark_queued(job_ids)
-    deps.logs.add_many([(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue}) for job_id in moved], tenant)
+    deps.jobs.mark_queued(job_ids, tenant, {"queue": deps.publisher.topology.queue})
     return True
 
 
@@ -36,16 +36,14 @@ def create_jobs(deps: Deps, news: list[NewJob], tenant: str = DEFAULT_TENANT) ->
     """Store jobs in one bulk write and queue them; when the broker cannot take them yet they
     are still accepted and stay `pending`."""
     jobs = deps.jobs.insert_many(news, deps.settings.max_attempts, tenant)
-    ids = [job.id for job in jobs]
-    deps.logs.add_many([(job.id, Event.CREATED, {"type": job.type, "recipient": mask_recipient(job.recipient)})
-                        for job in jobs], tenant)
-    queued = queue_jobs(deps, ids, tenant)
-    for job in jobs:
-        fields = {"job_id": job.id, "type": job.type, "recipient": mask_recipient(job.recipient)}
-        if queued:
-            log.info("job accepted", extra=fields)
-        else:
-            log.warning("job accepted but not queued yet", extra=fields)
+    queued = queue_jobs(deps, [job.id for job in jobs], tenant)
+    if not queued:
+        for job in jobs:
+            log.warning("job accepted but not queued yet", extra=_fields(job))
+    elif len(jobs) == 1:
+        log.info("job accepted", extra=_fields(jobs[0]))
+    else:  # one line for a batch: a line per job would cost more than storing it
+        log.info("jobs accepted", extra={"jobs": len(jobs), "first_job_id": jobs[0].id, "last_job_id": jobs[-1].id})
     return [dataclasses.replace(job, status=Status.QUEUED) for job in jobs] if queued else jobs
 
 
@@ -73,3 +71,7 @@ def create_job(deps: Deps, new: NewJob, tenant: str = DEFAULT_TENANT) -> Job:
     if deps.creates is not None:
         return deps.creates.submit((new, tenant))
     return create_jobs(deps, [new], tenant)[0]
+
+
+def _fields(job: Job) -> dict[str, str]:
+    return {"job_id": job.id, "type": job.type, "recipient": mask_recipient(job.recipient)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from shared import timeline
 from shared.bootstrap import Deps
 from shared.errors import IllegalTransition
 from shared.intake import queue_jobs
@@ -20,24 +21,23 @@ def retry_job(deps: Deps, job_id: str, tenant: str | None = None) -> Job:
     history is never rewritten.
     """
     current = deps.jobs.get(job_id, tenant)
-    moved = deps.jobs.move(
-        job_id, Status.PENDING, sources=[Status.FAILED], inc={"maxAttempts": current.budget or deps.settings.max_attempts}
-    )
+    budget = current.budget or deps.settings.max_attempts
+    requested = timeline.entry(Event.RETRY_REQUESTED, {"maxAttempts": current.max_attempts + budget})
+    moved = deps.jobs.move(job_id, Status.PENDING, requested, sources=[Status.FAILED], inc={"maxAttempts": budget},
+                           tenant=tenant)
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "retried")
-    deps.logs.add(job_id, Event.RETRY_REQUESTED, {"maxAttempts": moved.max_attempts})
     log.info("manual retry", extra={"job_id": job_id})
     # If the broker is away the job stays `pending` and the sweeper queues it later.
-    queue_jobs(deps, [job_id], current.tenant)
+    queue_jobs(deps, [job_id], moved.tenant)
     return deps.jobs.get(job_id)
 
 
 def cancel_job(deps: Deps, job_id: str, tenant: str | None = None) -> Job:
     """Stop a job that is not being sent and not finished; 409 otherwise."""
-    deps.jobs.get(job_id, tenant)  # another tenant's job is not found
-    moved = deps.jobs.move(job_id, Status.CANCELLED, sources=sources_of(Status.CANCELLED))
+    moved = deps.jobs.move(job_id, Status.CANCELLED, timeline.entry(Event.CANCELLED), tenant=tenant,
+                           sources=sources_of(Status.CANCELLED))
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "cancelled")
-    deps.logs.add(job_id, Event.CANCELLED, {})
     log.info("job cancelled", extra={"job_id": job_id})
     return moved

@@ -1,14 +1,17 @@
-"""The outbox sweeper: publishes jobs the API stored but could not queue, and takes back jobs
-whose sender's lease expired. Several sweepers may run at once: each job is taken by exactly
-one of them through a compare-and-set on its `updatedAt`."""
+"""The outbox sweeper: publishes jobs the API stored but could not queue, takes back jobs whose
+sender's lease expired, and keeps the counters true. Several sweepers may run at once: each job
+is taken by exactly one of them through a compare-and-set on its `updatedAt`, and a counter is
+corrected only through a compare-and-set on its version."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared import timeline
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms, now
 from shared.errors import BrokerUnavailable, StoreUnavailable
@@ -17,6 +20,7 @@ from shared.states import Event, Status
 
 log = logging.getLogger("wavecom.sweeper")
 BATCH = 500
+SERIES_KEPT_S = 3600  # the longest window /api/stats shows
 
 
 @dataclass
@@ -26,6 +30,7 @@ class SweepResult:
     published: int = 0
     lease_expired: int = 0
     republished: int = 0
+    reconciled: int = 0  # tenants whose counters were corrected
 
 
 def reclaim_expired(deps: Deps, result: SweepResult) -> None:
@@ -34,18 +39,18 @@ def reclaim_expired(deps: Deps, result: SweepResult) -> None:
         job = deps.jobs.get(job_id)
         # Checked again inside the update: another sweeper, or the late worker, may be first.
         still_expired = {"leaseUntilMs": {"$lt": epoch_ms()}}
+        lease = ("leaseOwner", "leaseUntilMs")
         if job.attempts >= job.max_attempts:
             error = "the worker was lost during the last attempt"
-            moved = deps.jobs.move(job_id, Status.FAILED, sources=[Status.SENDING], where=still_expired,
-                                   fields={"lastError": error}, unset=("leaseOwner", "leaseUntilMs"))
-            event, details = Event.FAILED, {"attempt": job.attempts, "error": error, "permanent": False}
+            failed = timeline.entry(Event.FAILED, {"attempt": job.attempts, "error": error, "permanent": False})
+            moved = deps.jobs.move(job_id, Status.FAILED, failed, sources=[Status.SENDING], where=still_expired,
+                                   fields={"lastError": error}, unset=lease)
         else:
-            moved = deps.jobs.move(job_id, Status.PENDING, sources=[Status.SENDING], where=still_expired,
-                                   unset=("leaseOwner", "leaseUntilMs"))
-            event, details = Event.LEASE_EXPIRED, {"attempt": job.attempts}
+            expired = timeline.entry(Event.LEASE_EXPIRED, {"attempt": job.attempts})
+            moved = deps.jobs.move(job_id, Status.PENDING, expired, sources=[Status.SENDING], where=still_expired,
+                                   unset=lease)
         if moved is None:
             continue
-        deps.logs.add(job_id, event, details)
         log.warning("lease expired; job taken back", extra={"job_id": job_id, "status": moved.status.value})
         result.lease_expired += 1
         if moved.status is Status.PENDING:
@@ -58,10 +63,10 @@ def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
     result = SweepResult()
     reclaim_expired(deps, result)
     cutoff = now() - timedelta(milliseconds=deps.settings.outbox_grace_ms)
-    for job_id in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
+    for job_id, tenant in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
         if not deps.jobs.touch_if_stale(job_id, Status.PENDING, cutoff):
             continue  # another sweeper took it
-        if not queue_jobs(deps, [job_id]):
+        if not queue_jobs(deps, [job_id], tenant):
             break  # the broker is still away; the next sweep tries again
         result.published += 1
     if lost:
@@ -78,17 +83,34 @@ def republish_lost(deps: Deps, result: SweepResult) -> None:
     harmless; the claim lets only one delivery happen."""
     cutoff = now() - timedelta(milliseconds=deps.settings.requeue_after_ms)
     for status in (Status.QUEUED, Status.RETRYING):
-        for job_id in deps.jobs.stale(status, cutoff, BATCH):
+        for job_id, _ in deps.jobs.stale(status, cutoff, BATCH):
             if not deps.jobs.touch_if_stale(job_id, status, cutoff):
                 continue  # another sweeper took it, or the job moved on
-            deps.publisher.publish_job(job_id)
-            deps.logs.add(job_id, Event.QUEUED, {"queue": deps.publisher.topology.queue, "republished": True})
+            deps.publisher.publish_jobs([job_id])
+            deps.jobs.note(job_id, timeline.entry(Event.QUEUED, {"queue": deps.publisher.topology.queue,
+                                                                 "republished": True}))
             log.warning("message presumed lost; job published again", extra={"job_id": job_id, "status": status.value})
             result.republished += 1
 
 
+def reconcile_counters(deps: Deps, result: SweepResult, settle_s: float = 1.0) -> None:
+    """Recount each tenant's jobs per status and correct its counters where they drifted (a
+    process lost between a job write and its counter write), and drop per-second counts older
+    than any window the stats show."""
+    counters = deps.jobs.counters
+    for tenant in counters.tenants():
+        corrections = counters.reconcile(tenant, deps.jobs.count_by_status, settle_s=settle_s)
+        if corrections:
+            result.reconciled += 1
+            log.warning("counters corrected", extra={"tenant": tenant, "corrections": corrections})
+        elif corrections is None:
+            log.info("counters busy; reconciled on a later sweep", extra={"tenant": tenant})
+    counters.prune(int(time.time()) - SERIES_KEPT_S)
+
+
 class Sweeper:
-    """Runs `sweep` every WAVECOM_SWEEP_INTERVAL_MS until stopped."""
+    """Runs `sweep` every WAVECOM_SWEEP_INTERVAL_MS, and `reconcile_counters` every
+    WAVECOM_RECONCILE_INTERVAL_MS, until stopped."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -96,15 +118,19 @@ class Sweeper:
 
     def run(self) -> None:
         """Sweep until `stop()`; store and broker outages only delay the next sweep."""
-        interval = self.deps.settings.sweep_interval_ms / 1000
+        settings = self.deps.settings
+        interval = settings.sweep_interval_ms / 1000
         # Lost messages are looked for far less often: their threshold is minutes, and the
         # scan covers every queued job.
-        lost_every = max(1, int(self.deps.settings.requeue_after_ms / 10 / self.deps.settings.sweep_interval_ms))
+        lost_every = max(1, int(settings.requeue_after_ms / 10 / settings.sweep_interval_ms))
+        reconcile_every = max(1, int(settings.reconcile_interval_ms / settings.sweep_interval_ms))
         passes = 0
         while not self._stopping.wait(interval):
             passes += 1
             try:
-                sweep(self.deps, lost=passes % lost_every == 0)
+                result = sweep(self.deps, lost=passes % lost_every == 0)
+                if passes % reconcile_every == 0:
+                    reconcile_counters(self.deps, result)
             except (StoreUnavailable, BrokerUnavailable) as e:
                 log.warning("sweep skipped", extra={"error": str(e)})
 

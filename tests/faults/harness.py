@@ -153,7 +153,7 @@ def tally(stack: Stack, deps: Deps, job_ids: Iterable[str]) -> Tally:
     jobs = [deps.jobs.get(j) for j in ids]
     by_status = collections.Counter(j.status.value for j in jobs)
     deliveries = collections.Counter(d.job_id for d in read_ledger(stack.ledger) if d.job_id in set(ids))
-    expired = {j for j in ids if any(e.event.value == "lease_expired" for e in deps.logs.for_job(j))}
+    expired = {j for j in ids if any(e.event.value == "lease_expired" for e in deps.jobs.timeline(j))}
     return Tally(
         jobs=len(ids),
         terminal=sum(1 for j in jobs if j.status in TERMINAL),
@@ -178,5 +178,5 @@ def wait_terminal(deps: Deps, job_ids: list[str], timeout: float = 90.0) -> None
         wait_for(done, timeout=timeout, interval=0.3, what=f"{len(remaining)} jobs to finish")
     except AssertionError:
         stuck = {j: deps.jobs.get(j).status.value for j in list(remaining)[:5]}
-        timelines = {j: [e.event.value for e in deps.logs.for_job(j)] for j in stuck}
+        timelines = {j: [e.event.value for e in deps.jobs.timeline(j)] for j in stuck}
         raise AssertionError(f"{len(remaining)} jobs unfinished, e.g. {stuck} {timelines}") from None

@@ -72,7 +72,7 @@ def test_a_worker_killed_mid_run_loses_nothing(stack):
     creating = threading.Thread(target=lambda: responses.extend(create_many(stack, JOBS)))
     creating.start()
     deps = stack.deps()
-    wait_for(lambda: deps.jobs.latest(1) and len(stack.ledger.read_text().splitlines()) >= JOBS // 4
+    wait_for(lambda: deps.jobs.page("default", {}, 1) and len(stack.ledger.read_text().splitlines()) >= JOBS // 4
              if stack.ledger.exists() else False, timeout=60, what="a quarter of the jobs delivered")
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -184,7 +184,7 @@ def test_a_flaky_provider_ends_every_job_sent_or_failed_without_early_retries(st
     assert set(t.by_status) <= {"sent", "failed"} and t.by_status.get("failed", 0) < JOBS // 10
     retries = 0
     for job_id in ids:
-        timeline = deps.logs.for_job(job_id)
+        timeline = deps.jobs.timeline(job_id)
         for scheduled, following in itertools.pairwise(timeline):
             if scheduled.event.value == "retry_scheduled":
                 assert following.event.value == "sending"
@@ -206,9 +206,9 @@ def test_the_same_message_redelivered_many_times_is_delivered_once(stack):
 
     job = create_job(deps, NewJob("sms", "+2348012345678", "once"))
     for _ in range(50):
-        deps.publisher.publish_job(job.id)
-    wait_for(lambda: sum(e.event.value == "duplicate_skipped" for e in deps.logs.for_job(job.id)) == 50,
-             timeout=60, what="every copy to be handled")
+        deps.publisher.publish_jobs([job.id])
+    wait_for(lambda: sum(e.details.get("count", 0) for e in deps.jobs.timeline(job.id)
+                         if e.event.value == "duplicate_skipped") == 50, timeout=60, what="every copy to be handled")
     t = tally(stack, deps, [job.id])
     assert t.deliveries[job.id] == 1 and t.by_status == {"sent": 1}
     report("redelivered_x51", time.monotonic(), jobs=1, faults="51 copies of one message, 2 workers",

@@ -45,21 +45,21 @@ def test_a_job_sent_through_ses_is_marked_sent_with_the_ses_message_id(ses_deps:
     assert isinstance(provider, SesEmailProvider)
     provider.client.verify_email_identity(EmailAddress=SENDER)
     job = create_job(ses_deps, email())
-    assert deliver(ses_deps, job.id) is Outcome.SENT
+    assert deliver(ses_deps, [job.id]) == {job.id: Outcome.SENT}
     stored = ses_deps.jobs.get(job.id)
     assert stored.status.value == "sent" and stored.attempts == 1 and stored.last_error is None
     sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages[-1]
     assert sent.destinations == {"ToAddresses": [RECIPIENT]} and sent.subject == "March statement"
-    details = ses_deps.logs.for_job(job.id)[-1].details
+    details = ses_deps.jobs.timeline(job.id)[-1].details
     assert details["provider"] == "ses" and details["providerMessageId"] == sent.id
 
 
 def test_an_unverified_sender_fails_the_job_at_once_without_the_recipient_in_its_error(ses_deps: Deps) -> None:
     job = create_job(ses_deps, email())
-    assert deliver(ses_deps, job.id) is Outcome.FAILED  # permanent: no retry is scheduled
+    assert deliver(ses_deps, [job.id]) == {job.id: Outcome.FAILED}  # permanent: no retry is scheduled
     stored = ses_deps.jobs.get(job.id)
     assert stored.status.value == "failed" and stored.attempts == 1
     assert stored.last_error == "ses rejected the message (MessageRejected)"
-    timeline = ses_deps.logs.for_job(job.id)
+    timeline = ses_deps.jobs.timeline(job.id)
     assert [e.event.value for e in timeline][-1] == "failed" and timeline[-1].details["permanent"] is True
     assert all(RECIPIENT not in str(e.details) for e in timeline)

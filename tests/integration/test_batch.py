@@ -1,6 +1,6 @@
 """POST /api/notifications/batch: per-item validation, bulk store and publish, idempotency."""
 
-from tests.conftest import provider, wait_for
+from tests.conftest import all_jobs, provider, wait_for
 
 SMS = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456"}
 BAD = {"type": "sms", "recipient": "0801", "message": "x"}
@@ -17,7 +17,7 @@ def test_a_valid_batch_is_201_and_every_job_is_delivered(api, deps, worker):
     ids = [i["id"] for i in body["items"]]
     wait_for(lambda: all(deps.jobs.get(j).status.value == "sent" for j in ids), timeout=30, what="all sent")
     assert all(provider(deps, "sms").delivered(j) == 1 for j in ids)
-    assert deps.logs.for_job(ids[0])[0].event.value == "created"
+    assert deps.jobs.timeline(ids[0])[0].event.value == "created"
 
 
 def test_a_partly_valid_batch_is_207_and_names_each_bad_field(api, deps):
@@ -27,7 +27,7 @@ def test_a_partly_valid_batch_is_207_and_names_each_bad_field(api, deps):
     assert [("id" in i, "errors" in i) for i in items] == [(True, False), (False, True), (False, True), (True, False)]
     assert items[1]["errors"] == [{"field": "recipient", "message": "must be an E.164 phone number, e.g. +2348012345678"}]
     assert items[2]["errors"][0]["field"] == "priority"
-    assert len(deps.jobs.latest()) == 2
+    assert len(all_jobs(deps)) == 2
 
 
 def test_a_batch_with_no_valid_item_is_a_400_problem_listing_each(api, deps):
@@ -35,7 +35,7 @@ def test_a_batch_with_no_valid_item_is_a_400_problem_listing_each(api, deps):
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     body = r.json()
     assert body["status"] == 400 and body["accepted"] == 0 and len(body["items"]) == 2
-    assert deps.jobs.latest() == []
+    assert all_jobs(deps) == []
 
 
 def test_more_than_1000_items_is_413(api):
@@ -65,4 +65,4 @@ def test_the_same_idempotency_key_replays_the_batch(api, deps):
     again = api.post("/api/notifications/batch", json=[SMS, BAD], headers={"Idempotency-Key": "batch-7"})
     assert first.status_code == again.status_code == 207 and again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
-    assert len(deps.jobs.latest()) == 1
+    assert len(all_jobs(deps)) == 1

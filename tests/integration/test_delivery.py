@@ -5,7 +5,7 @@ import pytest
 from shared.errors import BrokerUnavailable
 from shared.intake import create_job
 from shared.model import NewJob
-from tests.conftest import provider, wait_for
+from tests.conftest import events, provider, wait_for
 
 
 def make_job(**overrides):
@@ -15,21 +15,12 @@ def make_job(**overrides):
 
 
 def final(deps, job_id, status, timeout=15.0):
-    """Wait until the job has `status` and, for an outcome, its log entry is written too (the
-    entry is stored just after the status)."""
+    """Wait until the job has `status` (its event is written in the same update)."""
     def reached():
         job = deps.jobs.get(job_id)
-        if job.status.value != status:
-            return None
-        if status in ("sent", "failed") and events(deps, job_id)[-1] != status:
-            return None
-        return job
+        return job if job.status.value == status else None
 
     return wait_for(reached, timeout=timeout, what=f"job {job_id} to be {status}")
-
-
-def events(deps, job_id):
-    return [e.event.value for e in deps.logs.for_job(job_id)]
 
 
 def test_a_job_is_sent_once(deps, start_worker):
@@ -48,7 +39,7 @@ def test_a_transient_failure_is_retried_after_its_delay_then_sent(deps, start_wo
     sent = final(deps, job.id, "sent")
     assert sent.attempts == 2
     assert sent.last_error == "mock email provider unavailable (forced failure 1)"
-    timeline = deps.logs.for_job(job.id)
+    timeline = deps.jobs.timeline(job.id)
     assert [e.event.value for e in timeline] == ["created", "queued", "sending", "retry_scheduled", "sending", "sent"]
     scheduled = timeline[3]
     assert scheduled.details["delayMs"] == deps.settings.retry_base_ms * 1
@@ -89,7 +80,7 @@ def test_a_job_that_always_fails_ends_failed_at_max_attempts(deps, start_worker)
         "sending", "retry_scheduled",
         "sending", "failed",
     ]
-    delays = [e.details["delayMs"] for e in deps.logs.for_job(job.id) if e.event.value == "retry_scheduled"]
+    delays = [e.details["delayMs"] for e in deps.jobs.timeline(job.id) if e.event.value == "retry_scheduled"]
     assert delays == [deps.settings.retry_base_ms * 1, deps.settings.retry_base_ms * 2]
     assert provider(deps, "sms").delivered(job.id) == 0
 
@@ -101,15 +92,15 @@ def test_a_permanent_failure_fails_at_once_without_retry(deps, start_worker):
     assert failed.attempts == 1
     assert failed.last_error == "mock email provider rejected the recipient"
     assert events(deps, job.id) == ["created", "queued", "sending", "failed"]
-    assert deps.logs.for_job(job.id)[-1].details["permanent"] is True
+    assert deps.jobs.timeline(job.id)[-1].details["permanent"] is True
 
 
 def test_a_message_that_arrives_before_the_job_is_marked_queued_still_delivers(deps, worker):
     """The worker wins the race: it claims and sends the job before the API marks it queued."""
     publish = deps.publisher.publish_jobs
 
-    def publish_then_wait_for_the_worker(job_ids):
-        publish(job_ids)
+    def publish_then_wait_for_the_worker(job_ids, **kwargs):
+        publish(job_ids, **kwargs)
         for job_id in job_ids:
             final(deps, job_id, "sent")  # the injected step: the API is slower than the worker
 
@@ -133,7 +124,7 @@ def test_a_job_is_accepted_as_pending_when_the_broker_is_unreachable(make_deps):
 def test_the_publisher_reports_an_unreachable_broker_as_its_own_error(make_deps):
     deps = make_deps(rabbitmq_url="amqp://guest:guest@127.0.0.1:1/%2F")
     with pytest.raises(BrokerUnavailable):
-        deps.publisher.publish_job("6b05a123e5c6fe8521f2f075")
+        deps.publisher.publish_jobs(["6b05a123e5c6fe8521f2f075"])
 
 
 def test_concurrent_jobs_each_deliver_exactly_once(deps, worker):

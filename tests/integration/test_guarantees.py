@@ -5,14 +5,14 @@ from datetime import timedelta
 
 import pika
 
-from functions import dispatch
-from shared import clock
+from shared import clock, delivery, timeline
 from shared.delivery import Outcome, deliver
 from shared.intake import create_job
 from shared.model import NewJob
 from shared.outbox import sweep
-from shared.states import Status
-from tests.conftest import delete_queues, provider, wait_for
+from shared.states import Event, Status
+from shared.store import Outcome as Stored
+from tests.conftest import claim, delete_queues, events, provider, wait_for
 
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
 
@@ -21,10 +21,6 @@ def make_job(**overrides):
     fields = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456", "metadata": {}}
     fields.update(overrides)
     return NewJob(**fields)
-
-
-def events(deps, job_id):
-    return [e.event.value for e in deps.logs.for_job(job_id)]
 
 
 def queue_depth(url, queue):
@@ -81,18 +77,21 @@ def test_racing_sweepers_publish_each_job_exactly_once(make_deps, broker_url):
 
 def test_a_redelivered_message_never_sends_twice(deps, worker):
     job = create_job(deps, make_job())
+    wait_for(lambda: status(deps, job.id) == "sent", what="the job to be sent")
     for _ in range(20):
-        deps.publisher.publish_job(job.id)
-    wait_for(lambda: events(deps, job.id).count("duplicate_skipped") == 20, what="all duplicates to be skipped")
+        deps.publisher.publish_jobs([job.id])
+    skipped = lambda: deps.jobs.timeline(job.id)[-1]
+    wait_for(lambda: skipped().details.get("count") == 20, what="all duplicates to be skipped")
+    assert events(deps, job.id) == ["created", "queued", "sending", "sent", "duplicate_skipped"]
+    assert skipped().details["reason"] == "finished"
     assert provider(deps, "sms").delivered(job.id) == 1
-    assert status(deps, job.id) == "sent"
 
 
 def test_a_message_for_a_job_under_a_live_lease_is_skipped(make_deps):
     holder, other = make_deps(), make_deps()
     job = create_job(holder, make_job())
-    assert holder.jobs.claim(job.id, holder.instance, lease_ms=60_000) is not None
-    assert deliver(other, job.id) is Outcome.SKIPPED
+    assert claim(holder, job.id, holder.instance, lease_ms=60_000) is not None
+    assert deliver(other, [job.id]) == {job.id: Outcome.SKIPPED}
     assert events(other, job.id)[-1] == "duplicate_skipped"
     assert provider(other, "sms").delivered(job.id) == 0
 
@@ -100,17 +99,18 @@ def test_a_message_for_a_job_under_a_live_lease_is_skipped(make_deps):
 def test_an_expired_lease_is_taken_back_and_the_late_worker_cannot_overwrite_the_outcome(make_deps, start_worker):
     lost = make_deps()
     job = create_job(lost, make_job())
-    claimed = lost.jobs.claim(job.id, lost.instance, lease_ms=1)  # the worker then "dies"
+    claimed = claim(lost, job.id, lost.instance, lease_ms=1)  # the worker then "dies"
     assert claimed is not None and claimed.attempts == 1
     live = make_deps()
     wait_for(lambda: sweep(live).lease_expired == 1, what="the sweeper to see the expired lease")
-    assert events(live, job.id) == ["created", "queued", "lease_expired", "queued"]
+    assert events(live, job.id) == ["created", "queued", "sending", "lease_expired", "queued"]
     start_worker(live)
     wait_for(lambda: events(live, job.id).count("duplicate_skipped") == 1, what="both messages handled")
     assert status(live, job.id) == "sent"
-    assert not live.jobs.finish(job.id, claimed.lease_owner, Status.SENT)  # fenced: the lease moved on
+    late = Stored(claimed, Status.SENT, timeline.entry(Event.SENT, {"attempt": claimed.attempts}), {})
+    assert live.jobs.finish_many([late]) == [False]  # fenced: the lease moved on
     assert live.jobs.get(job.id).attempts == 2
-    later = [e for e in events(live, job.id)[4:] if e != "duplicate_skipped"]
+    later = [e for e in events(live, job.id)[5:] if e != "duplicate_skipped"]
     assert later == ["sending", "sent"]  # two messages (original and republished), one delivery
     assert provider(live, "sms").delivered(job.id) == 1
 
@@ -118,7 +118,7 @@ def test_an_expired_lease_is_taken_back_and_the_late_worker_cannot_overwrite_the
 def test_a_lease_that_expires_on_the_last_attempt_fails_the_job(make_deps):
     deps = make_deps(max_attempts=1)
     job = create_job(deps, make_job())
-    deps.jobs.claim(job.id, "gone-worker", lease_ms=1)
+    claim(deps, job.id, "gone-worker", lease_ms=1)
     wait_for(lambda: sweep(deps).lease_expired == 1, what="the sweeper to see the expired lease")
     failed = deps.jobs.get(job.id)
     assert failed.status is Status.FAILED and failed.attempts == failed.max_attempts == 1
@@ -162,10 +162,10 @@ def test_a_message_whose_handling_keeps_failing_is_noted_in_the_job_log(deps, wo
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(dispatch, "deliver", broken)
-    deps.publisher.publish_job(job.id)
+    monkeypatch.setattr(delivery, "deliver", broken)
+    deps.publisher.publish_jobs([job.id])
     wait_for(lambda: "dead_lettered" in events(deps, job.id), timeout=30, what="the dead_lettered event")
-    entry = deps.logs.for_job(job.id)[-1]
+    entry = deps.jobs.timeline(job.id)[-1]
     assert entry.details["reason"].startswith("handler error (RuntimeError)")
 
 
@@ -184,7 +184,7 @@ def test_stale_finds_only_jobs_older_than_the_cutoff(make_deps):
     deps = make_deps(rabbitmq_url=UNREACHABLE)
     job = create_job(deps, make_job())
     assert deps.jobs.stale(Status.PENDING, clock.now() - timedelta(seconds=30), 10) == []
-    assert deps.jobs.stale(Status.PENDING, clock.now() + timedelta(seconds=1), 10) == [job.id]
+    assert deps.jobs.stale(Status.PENDING, clock.now() + timedelta(seconds=1), 10) == [(job.id, "default")]
 
 
 def test_a_queued_job_whose_message_was_lost_is_published_again(make_deps, start_worker, broker_url):
@@ -196,7 +196,7 @@ def test_a_queued_job_whose_message_was_lost_is_published_again(make_deps, start
     start_worker(deps)
     wait_for(lambda: status(deps, job.id) == "sent", what="the job to be sent")
     assert events(deps, job.id) == ["created", "queued", "queued", "sending", "sent"]
-    assert deps.logs.for_job(job.id)[2].details["republished"] is True
+    assert deps.jobs.timeline(job.id)[2].details["republished"] is True
 
 
 def test_a_store_outage_does_not_spend_a_messages_delivery_budget(make_deps, start_worker, monkeypatch):
@@ -204,15 +204,15 @@ def test_a_store_outage_does_not_spend_a_messages_delivery_budget(make_deps, sta
 
     deps = make_deps(delivery_limit=2)
     job = create_job(deps, make_job())
-    claim, calls = deps.jobs.claim, []
+    claim_many, calls = deps.jobs.claim_many, []
 
     def store_down_for_a_while(*args, **kwargs):
         calls.append(1)
         if len(calls) <= 4:  # more failed tries than the delivery limit allows deliveries
             raise StoreUnavailable("MongoDB is unreachable")
-        return claim(*args, **kwargs)
+        return claim_many(*args, **kwargs)
 
-    monkeypatch.setattr(deps.jobs, "claim", store_down_for_a_while)
+    monkeypatch.setattr(deps.jobs, "claim_many", store_down_for_a_while)
     start_worker(deps)
     wait_for(lambda: status(deps, job.id) == "sent", timeout=30, what="the job to be sent after the outage")
     assert "dead_lettered" not in events(deps, job.id)

@@ -7,9 +7,10 @@ import httpx
 import pytest
 
 from local.wsgi import make_app
+from shared.counters import COUNTERS, CounterStore
 from shared.mongo import connect
-from shared.store import JOBS, LOGS, JobStore, LogStore
-from tests.conftest import wait_for
+from shared.store import JOBS, JobStore
+from tests.conftest import all_jobs, wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 JOB_FIELDS = {
@@ -80,7 +81,7 @@ def test_bad_input_is_a_400_naming_the_field(api, overrides, field):
 
 def test_a_rejected_create_stores_nothing(api, deps):
     create(api, type="fax")
-    assert deps.jobs.latest() == []
+    assert all_jobs(deps) == []
 
 
 def test_a_body_over_one_megabyte_is_a_413(api):
@@ -110,7 +111,7 @@ def test_health_is_up_without_touching_the_store(api):
 
 def test_a_store_outage_is_a_503_problem_not_a_500(deps):
     unreachable = connect("mongodb://127.0.0.1:1/", "unreachable", timeout_ms=300)
-    down = dataclasses.replace(deps, jobs=JobStore(unreachable[JOBS]), logs=LogStore(unreachable[LOGS]))
+    down = dataclasses.replace(deps, jobs=JobStore(unreachable[JOBS], CounterStore(unreachable[COUNTERS])))
     transport = httpx.WSGITransport(app=make_app(lambda: down))
     key = deps.keys.create("default").key  # checking the key needs the store too
     with httpx.Client(transport=transport, base_url="http://wavecom.test",

@@ -15,7 +15,7 @@ from shared.broker import REASON_HEADER
 from shared.intake import create_job
 from shared.model import NewJob
 from shared.states import Status
-from shared.store import LOGS
+from shared.store import JOBS
 from tests.conftest import provider, wait_for
 
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
@@ -104,9 +104,9 @@ def test_the_sweeper_queues_jobs_stored_while_the_broker_was_away(lambdas, make_
 def test_a_cold_start_prepares_the_store_like_wavecom_api(lambdas, make_deps):
     key = f"wk_{uuid.uuid4().hex}"
     deps = make_deps(bootstrap_key=key)
-    deps.jobs.client[deps.settings.mongodb_db][LOGS].drop_indexes()
+    deps.jobs.client[deps.settings.mongodb_db][JOBS].drop_indexes()
     bootstrap.override(deps)
     listed = lambdas.http.get("/api/notifications", headers={"Authorization": f"Bearer {key}"})
     assert listed.status_code == 200
-    indexes = deps.jobs.client[deps.settings.mongodb_db][LOGS].index_information()
-    assert any(spec["key"][0][0] == "jobId" for spec in indexes.values())
+    indexes = deps.jobs.client[deps.settings.mongodb_db][JOBS].index_information()
+    assert any([k for k, _ in spec["key"]] == ["tenant", "createdAtMs"] for spec in indexes.values())

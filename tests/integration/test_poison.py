@@ -73,7 +73,7 @@ def test_a_message_whose_handling_keeps_raising_is_dead_lettered_after_the_deliv
     def broken_claim(*args, **kwargs):
         raise RuntimeError("a bug before the claim")
 
-    monkeypatch.setattr(deps.jobs, "claim", broken_claim)
+    monkeypatch.setattr(deps.jobs, "claim_many", broken_claim)
     publish_raw(broker_url, deps.publisher.topology.queue, json.dumps({"jobId": job.id}).encode())
     collected = []
     wait_for(lambda: collected.extend(dead_letters(broker_url, deps.publisher.topology.dead)) or collected,

@@ -79,8 +79,8 @@ def test_the_services_declare_publish_and_consume_with_the_imported_user(importe
     topology = Topology(queue=unique("defs-jobs"))
     publisher = Publisher(imported, topology)
     try:
-        publisher.publish_job("6b05a10ad2944b3343f56957")  # declares the main and dead queues
-        publisher.publish_job("6b05a10ad2944b3343f56958", delay_ms=1000)  # and a delay queue
+        publisher.publish_jobs(["6b05a10ad2944b3343f56957"])  # declares the main and dead queues
+        publisher.publish_jobs(["6b05a10ad2944b3343f56958"], delay_ms=1000)  # and a delay queue
     finally:
         publisher.close()
     connection = pika.BlockingConnection(parameters(imported))

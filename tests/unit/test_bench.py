@@ -247,3 +247,8 @@ def test_a_batch_summary_keeps_its_http_figures_beside_the_cost():
     text = summary(full_report("batch"))
     assert "batch creates of 100, 4 clients, 1 jobs accepted" in text and "API latency ms" in text
     assert "end to end / ceiling" in text and "of the store ceiling (the lower one)" in text
+
+
+def test_the_machine_line_of_proc_stat_splits_busy_from_idle_time():
+    assert procs.parse_machine("cpu  100 5 50 800 40 3 2 1 7 0") == (161, 1001)
+    assert procs.machine() is not None

@@ -6,17 +6,16 @@ raises, so the function may return only once every message's outcome is stored.
 
 import base64
 import json
-import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 
 from functions import dispatch
-from functions.dispatch import Message
+from shared import delivery
 from shared.config import Settings
-from shared.delivery import Outcome
-from shared.errors import BrokerUnavailable, JobNotFound, StoreUnavailable
+from shared.delivery import Message, Outcome
+from shared.errors import BrokerUnavailable, StoreUnavailable
 
 
 class FakePublisher:
@@ -29,12 +28,12 @@ class FakePublisher:
 
 
 class FakeJobs:
-    def get(self, job_id):
-        raise JobNotFound(job_id)
+    def note(self, job_id, entry, known=None):
+        return False  # no such job
 
 
 def make_deps(**settings):
-    return SimpleNamespace(settings=Settings(**settings), publisher=FakePublisher(), jobs=FakeJobs(), logs=None)
+    return SimpleNamespace(settings=Settings(**settings), publisher=FakePublisher(), jobs=FakeJobs())
 
 
 def message(job_id, **headers):
@@ -43,39 +42,48 @@ def message(job_id, **headers):
 
 @pytest.fixture
 def outcomes(monkeypatch):
-    """What delivering each job id does: an Outcome to return, an exception to raise, a function
-    to call, or a list of those taken in turn (the last one repeats)."""
+    """What delivering each job id does: an Outcome, an exception (a bug raises from the whole
+    batch's delivery; a store or broker outage is that job's result), a function to call, or a
+    list of those taken in turn (the last one repeats). Ids not planned are no job."""
     plan = {}
+    batches = []
 
-    def deliver(deps, job_id):
-        step = plan[job_id]
-        if isinstance(step, list):
-            step = step.pop(0) if len(step) > 1 else step[0]
-        if callable(step):
-            step = step()
-        if isinstance(step, BaseException):
-            raise step
-        return step
+    def deliver(deps, job_ids, requests=None, copies=None):
+        batches.append(list(job_ids))
+        done = {}
+        for job_id in job_ids:
+            if job_id not in plan:
+                continue
+            step = plan[job_id]
+            if isinstance(step, list):
+                step = step.pop(0) if len(step) > 1 else step[0]
+            if callable(step):
+                step = step()
+            if isinstance(step, BaseException) and not isinstance(step, (StoreUnavailable, BrokerUnavailable)):
+                raise step
+            done[job_id] = step
+        return done
 
-    monkeypatch.setattr(dispatch, "deliver", deliver)
+    monkeypatch.setattr(delivery, "deliver", deliver)
+    plan["batches"] = batches
     return plan
 
 
 def test_a_batch_returns_each_outcome_in_order_and_dead_letters_poison(outcomes):
     deps = make_deps()
     outcomes.update(a=Outcome.SENT, b=Outcome.RETRY_SCHEDULED)
-    batch = [message("a"), Message(b"not json", {"x-request-id": "req-1"}), message("b")]
-    assert dispatch.handle_batch(batch, deps) == ["sent", "dead_lettered", "retry_scheduled"]
-    assert deps.publisher.dead == [(b"not json", "message body is not JSON", {"x-request-id": "req-1"})]
+    batch = [message("a"), Message(b"not json", {"x-request-id": "req-1"}), message("b"), message("gone")]
+    assert dispatch.handle_batch(batch, deps) == ["sent", "dead_lettered", "retry_scheduled", "dead_lettered"]
+    assert deps.publisher.dead[0] == (b"not json", "message body is not JSON", {"x-request-id": "req-1"})
+    assert deps.publisher.dead[1][1] == "no job has this id"
 
 
-def test_a_store_outage_hands_the_whole_batch_back_and_dead_letters_nothing(outcomes):
+def test_a_store_outage_hands_the_whole_batch_back_after_dead_lettering_the_poison(outcomes):
     deps = make_deps()
     outcomes.update(a=Outcome.SENT, b=StoreUnavailable("MongoDB is unreachable"))
     with pytest.raises(StoreUnavailable):
         dispatch.handle_batch([message("a"), message("b"), Message(b"not json")], deps)
-    # The poison message comes back with the batch: dead-lettering it now would do it twice.
-    assert deps.publisher.dead == []
+    assert [reason for _, reason, _ in deps.publisher.dead] == ["message body is not JSON"]
 
 
 def test_a_broker_outage_on_a_retry_publish_hands_the_batch_back(outcomes):
@@ -84,9 +92,10 @@ def test_a_broker_outage_on_a_retry_publish_hands_the_batch_back(outcomes):
         dispatch.handle_batch([message("a")], make_deps())
 
 
-def test_an_outage_shorter_than_the_hold_is_waited_out(outcomes):
-    outcomes.update(a=[StoreUnavailable("failover"), Outcome.SENT])
-    assert dispatch.handle_batch([message("a")], make_deps(), hold_s=10) == ["sent"]
+def test_an_outage_shorter_than_the_hold_is_waited_out_for_the_held_messages_only(outcomes):
+    outcomes.update(a=[StoreUnavailable("failover"), Outcome.SENT], b=Outcome.SENT)
+    assert dispatch.handle_batch([message("a"), message("b")], make_deps(), hold_s=10) == ["sent", "sent"]
+    assert outcomes["batches"] == [["a", "b"], ["a"]]
 
 
 def test_an_outage_longer_than_the_hold_is_raised(outcomes):
@@ -108,11 +117,18 @@ def test_a_handler_bug_hands_the_batch_back_until_its_deliveries_run_out(outcome
     assert deps.publisher.dead[0][1] == "handler error (RuntimeError) after 5 deliveries"
 
 
-def test_the_messages_of_a_batch_are_delivered_concurrently(outcomes):
-    together = threading.Barrier(8, timeout=10)  # broken unless all eight wait at once
-    for n in range(8):
-        outcomes[f"job{n}"] = lambda: (together.wait(), Outcome.SENT)[1]
-    assert dispatch.handle_batch([message(f"job{n}") for n in range(8)], make_deps(prefetch=8)) == ["sent"] * 8
+def test_a_job_that_triggers_a_bug_is_delivered_alone_so_its_batch_mates_still_go_out(outcomes):
+    outcomes.update(a=Outcome.SENT, b=RuntimeError("bug"), c=Outcome.SENT)
+    results = delivery.handle(make_deps(), [message("a"), message("b"), message("c")])
+    assert results[0] is Outcome.SENT and results[2] is Outcome.SENT
+    assert isinstance(results[1], RuntimeError)
+    assert outcomes["batches"] == [["a", "b", "c"], ["a"], ["b"], ["c"]]
+
+
+def test_two_messages_for_one_job_in_a_batch_share_its_single_delivery(outcomes):
+    outcomes.update(a=Outcome.SENT)
+    assert dispatch.handle_batch([message("a"), message("a")], make_deps()) == ["sent", "skipped"]
+    assert outcomes["batches"] == [["a"]]
 
 
 def test_an_empty_batch_delivers_nothing(outcomes):
