@@ -43,6 +43,7 @@ class Reading:
     at: float  # epoch seconds
     ticks: dict[str, procs.Ticks]
     work: dict[str, Work | None]  # None: could not be read
+    machine: tuple[int, int] | None = None  # (busy, all) ticks of all cores: other work shows here
 
 
 def plus(a: Work, b: Work) -> Work:
@@ -63,9 +64,9 @@ class Meter:
 
     def read(self) -> Reading:
         """Every role, now."""
-        at = time.time()
+        at, machine = time.time(), procs.machine()
         ticks = {r.name: procs.ticks(r.pids) for r in self.roles}
-        return Reading(at, ticks, {r.name: self._work(r) for r in self.roles if r.work != "none"})
+        return Reading(at, ticks, {r.name: self._work(r) for r in self.roles if r.work != "none"}, machine)
 
     def _work(self, role: Role) -> Work | None:
         if role.work == "self":
@@ -116,6 +117,9 @@ def cost(roles: Sequence[Role], before: Reading, after: Reading, jobs: int) -> d
                 total = plus(total, window)
         per_role[role.name] = entry
     cpus = os.cpu_count() or 1
+    machine = None
+    if before.machine and after.machine and after.machine[1] > before.machine[1]:
+        machine = round((after.machine[0] - before.machine[0]) / (after.machine[1] - before.machine[1]), 3)
     return {
         "jobs": jobs,
         "seconds": round(seconds, 3),
@@ -123,6 +127,7 @@ def cost(roles: Sequence[Role], before: Reading, after: Reading, jobs: int) -> d
         "storeWork": {**work_per_job(total, jobs), "unread": missing},
         "cpuMsTotal": round(cpu_total, 1),
         "coresBusy": round(cpu_total / 1000 / seconds / cpus, 3),
+        "machineBusy": machine,  # every process's share, the measured ones' and any other work's
     }
 
 
@@ -139,7 +144,8 @@ def rows(section: dict[str, Any]) -> list[tuple[str, str]]:
     procs_ = section["processes"]
     cpu = ", ".join(f"{name} {_n(p['cpuMsPerJob'])}" + (f" ({p['processes']} processes)" if p["processes"] > 1 else "")
                     for name, p in procs_.items())
-    out = [("CPU ms per job", f"{cpu}; cores {section['coresBusy']:.0%} busy over {section['seconds']:.1f} s")]
+    machine = "" if section.get("machineBusy") is None else f" (all processes: {section['machineBusy']:.0%})"
+    out = [("CPU ms per job", f"{cpu}; cores {section['coresBusy']:.0%} busy{machine} over {section['seconds']:.1f} s")]
     for name, p in procs_.items():
         if "storeWork" not in p:
             continue

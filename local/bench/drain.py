@@ -121,7 +121,7 @@ def _run_settings(settings: Settings, stack: Settings, opts: Options) -> Setting
 def drain(opts: Options, env_settings: Settings) -> int:
     """Queue `opts.jobs` jobs, let one worker of the bench's own drain them, report; 0 when
     every job finished in time."""
-    deadline = time.monotonic() + opts.timeout_s
+    deadline, load_at_start = time.monotonic() + opts.timeout_s, os.getloadavg()[0]
     settings = target.store_settings(env_settings, opts.mongodb_uri)
     target.check_loopback(store=settings.mongodb_uri, broker=settings.rabbitmq_url)
     found = target.workers(settings.queue)
@@ -165,7 +165,7 @@ def drain(opts: Options, env_settings: Settings) -> int:
         "version": report.REPORT_VERSION,
         "startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(queued_at)),
         "config": {"mode": "drain", "jobs": n, "queuedPerCreate": CHUNK, "timeoutSeconds": opts.timeout_s},
-        "stack": stack_report(opts, settings, run, mock, tenant),
+        "stack": stack_report(opts, settings, run, mock, tenant, load_at_start),
         "results": res,
         "cost": cost.cost(roles, before, after, max(done - early, 0)),
         "watch": {"storeErrors": watcher.store_errors, "brokerErrors": watcher.broker_errors,

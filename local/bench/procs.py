@@ -104,6 +104,22 @@ def ticks(pids: Iterable[int]) -> Ticks:
     return {(s.pid, s.started): s.ticks for s in found if s is not None}
 
 
+def parse_machine(line: str) -> tuple[int, int]:
+    """(busy, all) ticks of every core together, from the first line of /proc/stat
+    (`cpu user nice system idle iowait irq softirq steal ...`; guest time is inside user)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+def machine() -> tuple[int, int] | None:
+    """(busy, all) ticks of the machine so far; None where there is no /proc/stat."""
+    try:
+        return parse_machine((PROC / "stat").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def cpu_ms(before: Ticks, after: Ticks) -> float:
     """CPU milliseconds used between two readings of one group of processes. A process that
     started in between counts from zero; one that ended in between is not seen after, so

@@ -139,8 +139,10 @@ def _load_and_wait(opts: Options, plan: Plan, watcher: Watcher, deadline: float)
     return result[0]
 
 
-def stack_report(opts: Options, settings: Settings, stack: Settings, mock: target.Mock, tenant: str) -> dict[str, Any]:
-    """The report's `stack` section: what ran, where, with which settings, on which machine."""
+def stack_report(opts: Options, settings: Settings, stack: Settings, mock: target.Mock, tenant: str,
+                 load_at_start: float) -> dict[str, Any]:
+    """The report's `stack` section: what ran, where, with which settings, on which machine
+    (`load_at_start`: the 1-minute load average before the run did anything)."""
     return {
         "url": opts.url, "tenant": tenant, "queue": stack.queue, "db": settings.mongodb_db,
         "store": target.redacted(settings.mongodb_uri), "broker": target.redacted(settings.rabbitmq_url),
@@ -149,7 +151,7 @@ def stack_report(opts: Options, settings: Settings, stack: Settings, mock: targe
         "prefetch": stack.prefetch, "maxAttempts": stack.max_attempts, "retryBaseMs": stack.retry_base_ms,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.system(),
                     # Other work on the machine shares its cores with the stack: worth knowing.
-                    "loadAverage1mAtStart": round(os.getloadavg()[0], 2)},
+                    "loadAverage1mAtStart": round(load_at_start, 2)},
     }
 
 
@@ -188,7 +190,8 @@ def _ceilings(settings: Settings, stack: Settings, n: int) -> list[ceilings.Ceil
 
 def conclude(full: dict[str, Any], settings: Settings, stack: Settings, ceiling_jobs: int, out: Path) -> int:
     """Measure the ceilings, write the report and its chart, print the summary; the exit code
-    (1 when some accepted job did not finish in time)."""
+    (1 when some accepted job did not finish in time). Called when the measured run is over:
+    the load average it records as the end is the run's, not the ceilings'."""
     full["stack"]["machine"]["loadAverage1mAtEnd"] = round(os.getloadavg()[0], 2)
     measured = _ceilings(settings, stack, ceiling_jobs)
     full["ceilings"] = {"measured": [c.to_json() for c in measured],
@@ -202,7 +205,7 @@ def conclude(full: dict[str, Any], settings: Settings, stack: Settings, ceiling_
 
 def bench(opts: Options, env_settings: Settings) -> int:
     """Run the benchmark over HTTP and write its report; 0 when every accepted job finished in time."""
-    deadline = time.monotonic() + opts.timeout_s
+    deadline, load_at_start = time.monotonic() + opts.timeout_s, os.getloadavg()[0]
     settings = target.store_settings(env_settings, opts.mongodb_uri)
     target.check_loopback(url=opts.url, store=settings.mongodb_uri, broker=settings.rabbitmq_url)
     key = target.api_key(settings, opts.key)
@@ -247,7 +250,7 @@ def bench(opts: Options, env_settings: Settings) -> int:
         "config": {"mode": opts.mode, "batchSize": opts.batch_size if opts.mode == "batch" else 1,
                    "concurrency": opts.concurrency, "jobs": opts.jobs, "durationSeconds": opts.duration_s,
                    "timeoutSeconds": opts.timeout_s, "newTenant": opts.new_tenant},
-        "stack": stack_report(opts, settings, stack, mock, tenant),
+        "stack": stack_report(opts, settings, stack, mock, tenant, load_at_start),
         "results": res,
         "cost": cost.cost(roles, before, after, len(finished)),
         "watch": {"storeErrors": watcher.store_errors, "brokerErrors": watcher.broker_errors,

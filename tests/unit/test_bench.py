@@ -252,3 +252,11 @@ def test_a_batch_summary_keeps_its_http_figures_beside_the_cost():
 def test_the_machine_line_of_proc_stat_splits_busy_from_idle_time():
     assert procs.parse_machine("cpu  100 5 50 800 40 3 2 1 7 0") == (161, 1001)
     assert procs.machine() is not None
+
+
+def test_how_busy_the_whole_machine_was_is_said_beside_the_measured_processes_share():
+    before = Reading(0.0, {"bench": {}}, {}, machine=(1000, 4000))
+    after = Reading(10.0, {"bench": {}}, {}, machine=(1900, 6000))
+    section = cost([Role("bench", ())], before, after, jobs=10)
+    assert section["machineBusy"] == 0.45
+    assert "(all processes: 45%)" in dict(cost_rows(section))["CPU ms per job"]
