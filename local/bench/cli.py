@@ -11,7 +11,6 @@ from typing import TypeVar
 
 from shared.config import Settings
 
-DEFAULT_URL = "http://127.0.0.1:4200"
 DEFAULT_JOBS = 10_000
 MAX_BATCH = 1000  # the batch endpoint's limit per request
 N = TypeVar("N", int, float)
@@ -44,7 +43,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     opts = Options(
-        url=args.url.rstrip("/"), key=args.key, mongodb_uri=args.mongodb_uri, mode=args.mode,
+        url=(args.url or f"http://{settings.host}:{settings.port}").rstrip("/"), key=args.key, mongodb_uri=args.mongodb_uri, mode=args.mode,
         batch_size=args.batch_size, concurrency=args.concurrency,
         jobs=None if args.duration else (args.jobs or DEFAULT_JOBS), duration_s=args.duration,
         timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,
@@ -69,13 +68,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "worker of its own drain them. Reports jobs/s, the CPU ms per job of each process it can see (API, "
         "workers, store, broker, itself) and the store commands and documents per job, measures the broker's "
         "and the store's raw ceilings on this machine, and writes a JSON report and a PNG chart. Reads "
-        "MONGODB_URI, MONGODB_DB, RABBITMQ_URL and WAVECOM_QUEUE like the services do.",
+        "MONGODB_URI, MONGODB_DB, RABBITMQ_URL, WAVECOM_QUEUE, WAVECOM_HOST and WAVECOM_PORT like the services do.",
     )
-    p.add_argument("--url", default=DEFAULT_URL, help="the API (loopback only; default: %(default)s)")
+    p.add_argument("--url", default="", help="the API (loopback only; default: http://WAVECOM_HOST:WAVECOM_PORT, "
+                   "as the API serves it)")
     p.add_argument("--key", default="", help="API key (default: WAVECOM_BOOTSTRAP_KEY, else "
                    "WAVECOM_DATA_DIR/bootstrap-key)")
     p.add_argument("--new-tenant", action="store_true",
-                   help="create a key of a fresh tenant bench-<time> for the run, revoked afterwards")
+                   help="create a key of a fresh tenant bench-<time> for the run, revoked afterwards; its "
+                   "counters then count only this run's jobs (a drain always uses a fresh tenant)")
     p.add_argument("--mongodb-uri", default="", help="the stack's store (default: MONGODB_URI, else the "
                    "embedded store `wavecom up` runs for WAVECOM_DATA_DIR)")
     p.add_argument("--mode", choices=("single", "batch", "drain"), default="single",
