@@ -154,6 +154,21 @@ def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
             proc.wait()
 
 
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring the store to the current shape (idempotent)."""
+    from shared.migration import migrate
+
+    deps = build(settings)
+    _prepare_store(deps)
+    try:
+        done = migrate(deps)
+    finally:
+        deps.close()
+    print(f"moved {done.entries} timeline entries into {done.jobs} jobs; {done.orphans} entries of no job left in "
+          f"place; {done.reshaped} jobs reshaped; counters of {done.tenants} tenants set")
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
     """Print the OpenAPI document, or write the Postman collection exported from it."""
     import json
@@ -189,6 +204,8 @@ def parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key, given whole or by its key id")
     revoke.add_argument("key", help="the key, or its id as `keys list` shows it")
     keys.add_parser("list", help="list key ids, tenants and states")
+    sub.add_parser("migrate", help="bring a store written by an earlier release to the current shape "
+                   "(timelines into their jobs, counters); safe to run again").set_defaults(func=cmd_migrate)
     spec = sub.add_parser("openapi", help="print the OpenAPI document or export the Postman collection")
     spec.add_argument("--postman", metavar="FILE", help="write the Postman collection to FILE instead")
     spec.set_defaults(func=cmd_openapi)

@@ -233,7 +233,7 @@ class JobStore:
         skips or repeats a job. Integers, not dates: the embedded store compares dates to the
         second (tests/integration/test_store_gaps.py). A cursor is read as two ranges, the rest
         of its millisecond and then everything older, because an `$or` of the two would make
-        the embedded store read every document.
+        the embedded store read every document; every query here is answered from an index.
         """
         base: Doc = {"tenant": eq(tenant), **{k: eq(v) for k, v in filters.items()}}
         floor = {} if since_ms is None else {"$gte": since_ms}
@@ -242,8 +242,11 @@ class JobStore:
             if after is not None:
                 created, job_id = after
                 if since_ms is None or created >= since_ms:
-                    same_ms = {**base, "createdAtMs": eq(created), "_id": {"$lt": object_id(job_id)}}
-                    docs = list(self._c.find(same_ms, NO_TIMELINE).sort(NEWEST_FIRST).limit(limit))
+                    # The rest of the cursor's millisecond, compared by id here: a range on `_id`
+                    # makes the embedded store read every document. Few jobs share a millisecond.
+                    cutoff = object_id(job_id)
+                    same_ms = self._c.find({**base, "createdAtMs": eq(created)}, NO_TIMELINE).sort(NEWEST_FIRST)
+                    docs = [d for d in same_ms if d["_id"] < cutoff][:limit]
                 floor = {**floor, "$lt": created}
             if len(docs) < limit:
                 older = {**base, **({"createdAtMs": floor} if floor else {})}
@@ -448,6 +451,42 @@ class JobStore:
         log.warning("timeline entry not added: the job kept changing", extra={"job_id": job_id, "event": new["event"]})
         return False
 
+    def merge_timeline(self, job_id: str, entries: list[Doc]) -> bool:
+        """Add entries kept elsewhere (an earlier release's log collection) to a job's timeline,
+        in time order, leaving out those it already has; JobNotFound if there is no such job,
+        False when it kept changing under every try."""
+        for _ in range(CAS_TRIES):
+            with translated():
+                doc = self._c.find_one({"_id": object_id(job_id)}, {"events": 1})
+            if doc is None:
+                raise JobNotFound(job_id)
+            stored = doc.get("events") or []
+            current = _events(stored)
+            seen = {_fingerprint(e) for e in current}
+            new = [e for e in entries if _fingerprint(e) not in seen]
+            if not new:
+                return True
+            cut = timeline.trimmed(sorted([*current, *new], key=lambda e: e["at"]))
+            where = {"_id": doc["_id"], "events": {"$size": len(stored)} if stored else {"$exists": False}}
+            update: Doc = {"$set": {"events": cut.events}}
+            if cut.dropped:
+                update["$inc"] = {"eventsDropped": cut.dropped}
+            with translated():
+                if self._c.update_one(where, update).modified_count:
+                    return True
+        return False
+
+    def drop_fields(self, names: Iterable[str]) -> int:
+        """Remove fields nothing reads any more from every job; how many jobs changed."""
+        with translated():
+            return sum(self._c.update_many({name: {"$exists": True}}, {"$unset": {name: ""}}).modified_count
+                       for name in names)
+
+    def tenants(self) -> list[str]:
+        """Every tenant that has jobs (a scan: for migrations, never on a request)."""
+        with translated():
+            return sorted(str(t) for t in self._c.distinct("tenant"))
+
     def touch_if_stale(self, job_id: str, status: Status, older_than: datetime) -> bool:
         """Compare-and-set: bump `updatedAt` if the job is still `status` and older than
         `older_than`. Of several sweepers racing for one job exactly one gets True."""
@@ -457,6 +496,11 @@ class JobStore:
                 {"$currentDate": {"updatedAt": True}},
             )
         return result.modified_count == 1
+
+
+def _fingerprint(entry: Doc) -> tuple[str, str, str]:
+    """What makes two timeline entries the same: event, time, details."""
+    return entry["event"], clock.iso(entry["at"]), json.dumps(entry.get("details") or {}, sort_keys=True, default=str)
 
 
 def _same_entry(stored: Doc, mine: Doc) -> bool:

@@ -86,6 +86,14 @@ def test_an_or_of_ranges_reads_every_document_so_a_cursor_is_read_as_two_ranges(
     assert "USING INDEX" in plan(db, {"tenant": eq("acme"), "createdAtMs": {"$lt": 5}}, newest)
 
 
+def test_a_range_on_id_reads_every_document_so_a_cursor_compares_ids_of_its_millisecond_in_code(db):
+    db.jobs.create_index([("tenant", ASCENDING), ("createdAtMs", DESCENDING)])
+    newest = [("createdAtMs", DESCENDING)]
+    same_ms = {"tenant": eq("acme"), "createdAtMs": eq(5)}
+    assert "SCAN jobs" in plan(db, {**same_ms, "_id": {"$lt": ObjectId()}}, newest)  # MongoDB: the index
+    assert "USING INDEX" in plan(db, same_ms, newest)
+
+
 def test_a_group_on_a_compound_key_does_not_group_so_counters_are_recounted_per_tenant(db):
     db.jobs.insert_many([{"tenant": "a", "status": "sent"}, {"tenant": "b", "status": "failed"}])
     rows = list(db.jobs.aggregate([{"$group": {"_id": {"t": "$tenant", "s": "$status"}, "n": {"$sum": 1}}}]))
