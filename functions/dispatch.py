@@ -12,7 +12,7 @@ from tenacity import stop_before_delay
 
 from shared.acking import decide, fold
 from shared.bootstrap import Deps
-from shared.delivery import Message, dead_letter, handle_through_outages
+from shared.messages import Message, dead_letter, handle_through_outages
 
 log = logging.getLogger("wavecom.dispatch")
 DEAD_LETTERED = "dead_lettered"

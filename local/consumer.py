@@ -30,8 +30,8 @@ from tenacity import (
 from shared.acking import Action, Decision, decide
 from shared.bootstrap import Deps
 from shared.broker import Link, declare, translated
-from shared.delivery import Message, dead_letter, handle_through_outages
 from shared.errors import BrokerUnavailable
+from shared.messages import Message, dead_letter, handle_through_outages
 from shared.metrics import DEAD_LETTERED, JOBS, REQUEUED
 
 log = logging.getLogger("wavecom.worker")

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pika
 
-from shared import clock, delivery, timeline
+from shared import clock, messages, timeline
 from shared.delivery import Outcome, deliver
 from shared.intake import create_job
 from shared.model import NewJob
@@ -162,7 +162,7 @@ def test_a_message_whose_handling_keeps_failing_is_noted_in_the_job_log(deps, wo
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(delivery, "deliver", broken)
+    monkeypatch.setattr(messages, "deliver", broken)
     deps.publisher.publish_jobs([job.id])
     wait_for(lambda: "dead_lettered" in events(deps, job.id), timeout=30, what="the dead_lettered event")
     entry = deps.jobs.timeline(job.id)[-1]

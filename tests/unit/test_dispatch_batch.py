@@ -12,10 +12,11 @@ from types import SimpleNamespace
 import pytest
 
 from functions import dispatch
-from shared import delivery
+from shared import messages
 from shared.config import Settings
-from shared.delivery import Message, Outcome
+from shared.delivery import Outcome
 from shared.errors import BrokerUnavailable, StoreUnavailable
+from shared.messages import Message
 
 
 class FakePublisher:
@@ -64,7 +65,7 @@ def outcomes(monkeypatch):
             done[job_id] = step
         return done
 
-    monkeypatch.setattr(delivery, "deliver", deliver)
+    monkeypatch.setattr(messages, "deliver", deliver)
     plan["batches"] = batches
     return plan
 
@@ -119,7 +120,7 @@ def test_a_handler_bug_hands_the_batch_back_until_its_deliveries_run_out(outcome
 
 def test_a_job_that_triggers_a_bug_is_delivered_alone_so_its_batch_mates_still_go_out(outcomes):
     outcomes.update(a=Outcome.SENT, b=RuntimeError("bug"), c=Outcome.SENT)
-    results = delivery.handle(make_deps(), [message("a"), message("b"), message("c")])
+    results = messages.handle(make_deps(), [message("a"), message("b"), message("c")])
     assert results[0] is Outcome.SENT and results[2] is Outcome.SENT
     assert isinstance(results[1], RuntimeError)
     assert outcomes["batches"] == [["a", "b", "c"], ["a"], ["b"], ["c"]]
