@@ -1,16 +1,21 @@
-"""Every list query the API makes is answered from an index, so its cost follows the page, not
-the collection: the store's own query plan (explain) for each find the listing sends."""
+"""Every list query the API makes, and every query the sweeper repeats each second, is answered
+from an index, so its cost follows what it returns, not the collection: the store's own query
+plan (explain) for each find they send."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from pymongo import MongoClient, monitoring
 
+from shared import clock
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms_of
 from shared.counters import COUNTERS, CounterStore
 from shared.intake import create_jobs
 from shared.model import NewJob
+from shared.states import Status
 from shared.store import JOBS, JobStore
 
 
@@ -39,9 +44,13 @@ def listing(deps: Deps, store_uri: str):
     client: MongoClient = MongoClient(store_uri, event_listeners=[finds], tz_aware=True)
     db = client[deps.settings.mongodb_db]
 
-    def plans(**page) -> list[str]:
+    def plans(call=None, **page) -> list[str]:
         finds.commands.clear()
-        JobStore(db[JOBS], CounterStore(db[COUNTERS])).page("acme", page.pop("filters", {}), 11, **page)
+        jobs = JobStore(db[JOBS], CounterStore(db[COUNTERS]))
+        if call is None:
+            jobs.page("acme", page.pop("filters", {}), 11, **page)
+        else:
+            call(jobs)
         assert finds.commands
         return [str(db.command("explain", {k: v for k, v in c.items() if not k.startswith("$") and k != "lsid"})
                     ["queryPlanner"]["winningPlan"]) for c in finds.commands]
@@ -57,3 +66,12 @@ def test_a_filtered_page_and_the_next_one_are_read_through_an_index(listing, dep
     for plan in [*listing(filters=filters), *listing(filters=filters, after=cursor),
                  *listing(filters=filters, since_ms=cursor[0] - 60_000)]:
         assert "USING INDEX" in plan and "SCAN" not in plan.replace("SEARCH", ""), plan
+
+
+def test_the_sweepers_queries_are_read_through_an_index(listing):
+    later = clock.now() + timedelta(seconds=5)
+    calls = [lambda jobs: jobs.stale(Status.QUEUED, later, 500), lambda jobs: jobs.expired_leases(500),
+             lambda jobs: jobs.oldest_created([Status.PENDING, Status.QUEUED])]
+    for call in calls:
+        for plan in listing(call):
+            assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
