@@ -45,18 +45,20 @@ class Consumer:
         self.deps = deps
         self.prefetch = deps.settings.prefetch
         self.linger_s = linger_s
-        # A third of the window: batches in different stages at once (one claiming in the store
-        # while another waits on providers) deliver more than one whole window moving in step.
+        # Half the window: batches in different stages at once (one claiming in the store while
+        # another waits on providers) deliver more than one whole window moving in step.
         self.max_batch = max_batch or max(1, self.prefetch // 2)
         self.drain_seconds = 10.0
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._buffer: Batch = []
         self._first_at = 0.0
-        # Delivery tags received and not yet settled, in order, and those of them settled: acks
-        # go out as one `multiple` ack up to the first unsettled tag. (The connection's thread only.)
+        # Delivery tags received and not yet settled, in order, and those of them settled: an ack
+        # waiting to go out (True) or one already sent (False). Acks in order go out as one
+        # `multiple` ack; a batch that finishes before an earlier one acks its own messages at
+        # once, so a slow batch never holds up the window. (The connection's thread only.)
         self._unsettled: deque[int] = deque()
-        self._settled: dict[int, bool] = {}  # tag: acked (else nacked)
+        self._settled: dict[int, bool] = {}
 
     def run(self) -> None:
         """Consume until stopped, reconnecting with backoff after a broker failure."""
@@ -123,9 +125,13 @@ class Consumer:
 
     def _handle(self, connection: pika.BlockingConnection, channel: BlockingChannel, batch: Batch) -> None:
         messages = [message for _, message in batch]
-        results = handle_through_outages(self.deps, messages, stop=stop_when_event_set(self._stopping))
-        actions = [self._carry_out(decide(r, m.deliveries, self.deps.settings.delivery_limit), m)
-                   for r, m in zip(results, messages, strict=True)]
+        try:
+            results = handle_through_outages(self.deps, messages, stop=stop_when_event_set(self._stopping))
+            actions = [self._carry_out(decide(r, m.deliveries, self.deps.settings.delivery_limit), m)
+                       for r, m in zip(results, messages, strict=True)]
+        except Exception:  # the loop's boundary: every message is settled, the worker stays up
+            log.exception("batch handling raised; its messages are returned")
+            actions = [Action.REQUEUE] * len(batch)
         try:
             with translated():
                 connection.add_callback_threadsafe(lambda: self._settle(channel, batch, actions))
@@ -159,8 +165,12 @@ class Consumer:
             if self._settled.pop(tag):
                 last_ack = tag
         if last_ack is not None:
-            # Every tag up to it is settled: this one frame acks those not nacked above.
+            # Every tag up to it is settled: one frame acks those not yet acked or nacked.
             channel.basic_ack(last_ack, multiple=True)
+        for tag, _ in batch:
+            if self._settled.get(tag):  # behind a batch still running: acked now, on its own
+                channel.basic_ack(tag)
+                self._settled[tag] = False
 
     def stop(self) -> None:
         """Ask the loop to finish (safe from any thread or a signal handler)."""

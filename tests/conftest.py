@@ -161,12 +161,12 @@ def api(api_as: Callable[[str], httpx.Client]) -> httpx.Client:
 
 
 @pytest.fixture
-def start_worker() -> Iterator[Callable[[Deps], Consumer]]:
+def start_worker() -> Iterator[Callable[..., Consumer]]:
     """Start consumer loops in threads; each is stopped and joined after the test."""
     running: list[tuple[Consumer, threading.Thread]] = []
 
-    def start(deps: Deps) -> Consumer:
-        consumer = Consumer(deps)
+    def start(deps: Deps, consumer: Consumer | None = None) -> Consumer:
+        consumer = consumer or Consumer(deps)
         thread = threading.Thread(target=consumer.run, name="consumer", daemon=True)
         thread.start()
         wait_for(consumer.ready.is_set, what="the worker to consume")
