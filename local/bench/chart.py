@@ -29,7 +29,8 @@ def draw(report: dict[str, Any], path: Path) -> None:
     cmp = report["ceilings"]
     if cmp["lower"] and cmp["lowerPerSecond"] <= 3 * max([*line["acceptedPerSecond"], *line["deliveredPerSecond"], 1]):
         # Drawn only when it fits on the same scale; the table always names it.
-        top.axhline(cmp["lowerPerSecond"], ls=":", color="#7f7f7f", label=f"{cmp['lower']} ceiling")
+        part = " (claim + outcome)" if drain and cmp["lower"] == "store" else ""
+        top.axhline(cmp["lowerPerSecond"], ls=":", color="#7f7f7f", label=f"{cmp['lower']} ceiling{part}")
     top.set_ylabel("jobs per second")
     top.set_ylim(0, top.get_ylim()[1] * 1.25)  # headroom for the legend above the lines
     top.legend(loc="upper left", ncols=3, fontsize=9)

@@ -194,8 +194,9 @@ def conclude(full: dict[str, Any], settings: Settings, stack: Settings, ceiling_
     the load average it records as the end is the run's, not the ceilings'."""
     full["stack"]["machine"]["loadAverage1mAtEnd"] = round(os.getloadavg()[0], 2)
     measured = _ceilings(settings, stack, ceiling_jobs)
+    drain = full["config"]["mode"] == "drain"
     full["ceilings"] = {"measured": [c.to_json() for c in measured],
-                        **report.compare(full["results"]["deliveredPerSecond"], measured)}
+                        **report.compare(full["results"]["deliveredPerSecond"], measured, drain)}
     full["files"] = {"json": str(out), "png": str(out.with_suffix(".png"))}
     report.write_json(out, full)
     chart.draw(full, out.with_suffix(".png"))

@@ -215,7 +215,8 @@ def full_report(mode: str) -> dict[str, Any]:
     """A report as a run writes it, small."""
     done = {"a": Finished("sent", 1.0, 2.0)}
     store = Ceiling("store", 10, 1.0, 10.0, {"chunk": 1000.0, "writtenPerJob": 4.0, "readPerJob": 1.0,
-                                              "commandsPerJob": 0.01, "writesPerSecond": 40.0}, "s")
+                                              "commandsPerJob": 0.01, "writesPerSecond": 40.0,
+                                              "acceptPerSecond": 25.0, "deliverPerSecond": 16.0}, "s")
     broker = Ceiling("broker", 10, 0.5, 20.0, {"publishPerSecond": 30.0, "consumed": 10.0, "transactionSize": 100.0}, "q")
     if mode == "drain":
         res = drain_results(1, 0.2, 1.5, done, 0)
@@ -229,7 +230,8 @@ def full_report(mode: str) -> dict[str, Any]:
                   "machine": {"cpus": 2, "loadAverage1mAtStart": 1.5, "loadAverage1mAtEnd": 1.75}},
         "results": res,
         "cost": measured(),
-        "ceilings": {"measured": [broker.to_json(), store.to_json()], **compare(res["deliveredPerSecond"], [broker, store])},
+        "ceilings": {"measured": [broker.to_json(), store.to_json()],
+                     **compare(res["deliveredPerSecond"], [broker, store], mode == "drain")},
         "timeline": timeline(1.0, [], done, [], "q", 3.0),
         "files": {"json": "r.json", "png": "r.png"},
     }
@@ -239,14 +241,15 @@ def test_a_drain_summary_names_the_drain_its_cost_and_the_ceilings():
     text = summary(full_report("drain"))
     assert "drain: 1 worker (prefetch 50) on a backlog of 1 queued jobs" in text
     assert "CPU ms per job" in text and "store per job: all" in text
-    assert "4.00 documents written, 1.00 read" in text and "drained / ceiling" in text
+    assert "4.00 documents written, 1.00 read" in text and "claim + outcome alone 16.0/s" in text
+    assert "of the store ceiling (claim + outcome: what a drain asks of it), 16.0/s" in text
     assert "load average (1 min) 1.50 at the start, 1.75 at the end" in text
 
 
 def test_a_batch_summary_keeps_its_http_figures_beside_the_cost():
     text = summary(full_report("batch"))
     assert "batch creates of 100, 4 clients, 1 jobs accepted" in text and "API latency ms" in text
-    assert "end to end / ceiling" in text and "of the store ceiling (the lower one)" in text
+    assert "end to end / ceiling" in text and "of the store ceiling, 10.0/s (the lower one)" in text
 
 
 def test_the_machine_line_of_proc_stat_splits_busy_from_idle_time():
@@ -260,3 +263,11 @@ def test_how_busy_the_whole_machine_was_is_said_beside_the_measured_processes_sh
     section = cost([Role("bench", ())], before, after, jobs=10)
     assert section["machineBusy"] == 0.45
     assert "(all processes: 45%)" in dict(cost_rows(section))["CPU ms per job"]
+
+
+def test_a_drain_is_compared_with_the_delivering_half_of_the_store_ceiling_and_other_runs_with_all_of_it():
+    store = Ceiling("store", 10, 1.0, 100.0, {"acceptPerSecond": 250.0, "deliverPerSecond": 160.0}, "s")
+    broker = Ceiling("broker", 10, 1.0, 150.0, {}, "q")
+    assert compare(80.0, [broker, store]) == {"lower": "store", "lowerPerSecond": 100.0, "ratio": 0.8}
+    assert compare(80.0, [broker, store], drain=True) == {"lower": "broker", "lowerPerSecond": 150.0, "ratio": 0.533}
+    assert compare(80.0, []) == {"lower": None, "ratio": None}
