@@ -121,7 +121,7 @@ def api_pids(port: int) -> list[int]:
     roots = []
     for p in table:
         env = procs.environ(p.pid, ("WAVECOM_PORT",)) if _is_wavecom(p.argv, "api") else None
-        if env is not None and int(env.get("WAVECOM_PORT") or Settings.port) == port:
+        if env is not None and (env.get("WAVECOM_PORT") or str(Settings.port)) == str(port):
             roots.append(p.pid)
     return procs.with_descendants(roots, table)
 

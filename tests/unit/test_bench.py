@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.bench import procs, scrape
+from local.bench import procs, scrape, target
 from local.bench.ceilings import Ceiling
 from local.bench.cost import Reading, Role, cost
 from local.bench.cost import rows as cost_rows
@@ -271,3 +271,18 @@ def test_a_drain_is_compared_with_the_delivering_half_of_the_store_ceiling_and_o
     assert compare(80.0, [broker, store]) == {"lower": "store", "lowerPerSecond": 100.0, "ratio": 0.8}
     assert compare(80.0, [broker, store], drain=True) == {"lower": "broker", "lowerPerSecond": 150.0, "ratio": 0.533}
     assert compare(80.0, []) == {"lower": None, "ratio": None}
+
+
+@pytest.mark.parametrize(("argv", "role", "found"), [
+    (("/x/.venv/bin/python", "-m", "local.cli", "worker"), "worker", True),
+    (("/x/.venv/bin/python", "/x/.venv/bin/wavecom", "api"), "api", True),
+    (("/x/.venv/bin/python", "-m", "local.cli", "api"), "worker", False),
+    (("/usr/bin/python3", "-m", "pytest", "worker"), "worker", False),
+])
+def test_the_stacks_processes_are_known_by_their_wavecom_command_line(argv, role, found):
+    assert target._is_wavecom(argv, role) is found
+
+
+def test_a_store_is_matched_by_the_port_on_its_command_line():
+    assert target._port_of(("python", "-m", "local.store_main", "--data-dir", "/d", "--port", "27999")) == 27999
+    assert target._port_of(("mongod",)) is None
