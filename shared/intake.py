@@ -8,10 +8,10 @@ import logging
 from shared.bootstrap import Deps
 from shared.errors import BrokerUnavailable
 from shared.groupcommit import Batcher
+from shared.jobdocs import DEFAULT_TENANT
 from shared.masking import mask_recipient
 from shared.model import Job, NewJob
 from shared.states import Status
-from shared.store import DEFAULT_TENANT
 
 log = logging.getLogger("wavecom.intake")
 

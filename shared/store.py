@@ -4,105 +4,48 @@ Every status change and its event are one atomic update (`$set` of the status, `
 event), and each write that moves jobs between statuses also moves the tenant's counters
 (shared.counters). Writes on the delivery path are made for many jobs at once.
 
-Two quirks of the embedded store are absorbed here and nowhere else (each is recorded in
-tests/integration/test_store_gaps.py): it keeps `$push`ed sub-documents as JSON text, so
-timelines are read back through `_events`; and it answers implicit equality (`{field: value}`)
-by reading every document, so equality on indexed fields is written as `$eq`, which MongoDB
-treats the same way and the embedded store answers from the index.
+What a job document holds and how the embedded store's quirks are absorbed: shared.jobdocs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 
 from shared import clock, timeline
 from shared.counters import CounterStore, Tally
 from shared.errors import JobNotFound
-from shared.masking import mask_recipient
+from shared.jobdocs import (
+    DEFAULT_TENANT,
+    NO_TIMELINE,
+    Doc,
+    eq,
+    fingerprint,
+    job_of,
+    new_job_doc,
+    object_id,
+    same_entry,
+    stored_events,
+    with_entry,
+)
 from shared.model import Job, LogEntry, NewJob
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
 
-Doc = dict[str, Any]
 JOBS = "notificationjobs"
-DEFAULT_TENANT = "default"
+__all__ = ["JOBS", "Claims", "JobStore", "Outcome", "object_id"]  # object_id: callers look ids up here
 NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
-NO_TIMELINE = {"events": 0}
 CLAIMABLE = sources_of(Status.SENDING)
 CAS_TRIES = 3  # a job changing under a compare-and-set this often in a row is left to the caller
 NOTE_TRIES = 10  # duplicates of one job handled at once all note it
 log = logging.getLogger("wavecom.store")
-
-
-def object_id(job_id: str) -> ObjectId:
-    """The ObjectId of a job id, or JobNotFound when it cannot be one."""
-    try:
-        return ObjectId(job_id)
-    except (InvalidId, TypeError):
-        raise JobNotFound(job_id) from None
-
-
-def eq(value: Any) -> Doc:
-    """Equality on a scalar field, in the form both stores answer from an index."""
-    return {"$eq": value}
-
-
-def _dates(obj: Doc) -> Any:
-    """A JSON object as MongoDB returns it: the embedded store's `{"$date": ...}` text (UTC, no
-    zone) becomes a datetime."""
-    if len(obj) == 1 and isinstance(obj.get("$date"), str):
-        t = datetime.fromisoformat(obj["$date"])
-        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-    return obj
-
-
-def _events(raw: Any) -> list[Doc]:
-    """A stored timeline in MongoDB's shape: entries the embedded store kept as JSON text are
-    parsed back."""
-    return [json.loads(item, object_hook=_dates) if isinstance(item, str) else item for item in raw or []]
-
-
-def _job(doc: Doc) -> Job:
-    return Job(
-        id=str(doc["_id"]),
-        type=doc["type"],
-        recipient=doc["recipient"],
-        message=doc["message"],
-        metadata=doc.get("metadata") or {},
-        status=Status(doc["status"]),
-        attempts=int(doc.get("attempts", 0)),
-        max_attempts=int(doc["maxAttempts"]),
-        budget=int(doc.get("attemptBudget") or doc["maxAttempts"]),
-        lease_owner=doc.get("leaseOwner"),
-        tenant=str(doc.get("tenant", DEFAULT_TENANT)),
-        last_error=doc.get("lastError"),
-        created_at=doc["createdAt"],
-        updated_at=doc["updatedAt"],
-    )
-
-
-def _with_entry(where: Doc, update: Doc, stored: list[Any], new: Doc, room: int = 1) -> None:
-    """Add `new` to the update: pushed while the stored timeline has room for `room` entries,
-    else the trimmed timeline is set whole, guarded by its length so no concurrent entry is
-    lost. (Only then is the stored timeline parsed.)"""
-    if timeline.fits(stored, room):
-        update["$push"] = {"events": new}
-        return
-    cut = timeline.trimmed(_events(stored), room)
-    update.setdefault("$set", {})["events"] = [*cut.events, new]
-    update.setdefault("$inc", {})["eventsDropped"] = cut.dropped
-    where["events"] = {"$size": len(stored)}
 
 
 @dataclass(frozen=True)
@@ -150,34 +93,13 @@ class JobStore:
 
     def insert_many(self, news: list[NewJob], max_attempts: int, tenant: str = DEFAULT_TENANT) -> list[Job]:
         """Store new `pending` jobs of `tenant`, each with its `created` entry, in one bulk write."""
-        docs = [self._new_doc(new, max_attempts, tenant) for new in news]
+        docs = [new_job_doc(new, max_attempts, tenant) for new in news]
         with translated():
             self._c.insert_many(docs, ordered=True)  # pymongo sets each doc's _id
         tally = Tally()
         tally.move(tenant, None, Status.PENDING, len(docs))
         self.counters.apply(tally)
-        return [_job(doc) for doc in docs]
-
-    @staticmethod
-    def _new_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
-        t = clock.now()
-        created = timeline.entry(Event.CREATED, {"type": new.type, "recipient": mask_recipient(new.recipient)}, t)
-        return {
-            "tenant": tenant,
-            "type": new.type,
-            "recipient": new.recipient,
-            "message": new.message,
-            "metadata": new.metadata,
-            "status": Status.PENDING.value,
-            "attempts": 0,
-            "maxAttempts": max_attempts,
-            "attemptBudget": max_attempts,
-            "lastError": None,
-            "createdAt": t,
-            "createdAtMs": clock.epoch_ms_of(t),
-            "updatedAt": t,
-            "events": [created],
-        }
+        return [job_of(doc) for doc in docs]
 
     def mark_queued(self, job_ids: list[str], tenant: str, details: Doc) -> int:
         """Move published `pending` jobs of `tenant` to `queued` in one update, each with its
@@ -207,7 +129,7 @@ class JobStore:
             doc = self._c.find_one({"_id": object_id(job_id), **scope}, NO_TIMELINE)
         if doc is None:
             raise JobNotFound(job_id)
-        return _job(doc)
+        return job_of(doc)
 
     def timeline(self, job_id: str, tenant: str | None = None) -> list[LogEntry]:
         """The job's events, oldest first, as log entries; JobNotFound as `get`."""
@@ -216,7 +138,7 @@ class JobStore:
             doc = self._c.find_one({"_id": object_id(job_id), **scope}, {"events": 1, "eventsDropped": 1})
         if doc is None:
             raise JobNotFound(job_id)
-        return timeline.log_entries(job_id, _events(doc.get("events")), int(doc.get("eventsDropped") or 0))
+        return timeline.log_entries(job_id, stored_events(doc.get("events")), int(doc.get("eventsDropped") or 0))
 
     def page(
         self,
@@ -251,7 +173,7 @@ class JobStore:
             if len(docs) < limit:
                 older = {**base, **({"createdAtMs": floor} if floor else {})}
                 docs += list(self._c.find(older, NO_TIMELINE).sort(NEWEST_FIRST).limit(limit - len(docs)))
-        return [_job(d) for d in docs]
+        return [job_of(d) for d in docs]
 
     def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
         """When the oldest job in one of `statuses` was created (None: there is none)."""
@@ -322,7 +244,7 @@ class JobStore:
                 update: Doc = {"$set": {"status": Status.SENDING.value, "leaseOwner": token, "leaseUntilMs": until},
                                "$inc": {"attempts": 1}, "$currentDate": {"updatedAt": True}}
                 sending = timeline.entry(Event.SENDING, {"attempt": attempt, "worker": owner})
-                _with_entry(where, update, events, sending, room=timeline.CLAIM_ROOM)
+                with_entry(where, update, events, sending, room=timeline.CLAIM_ROOM)
                 ops.append(UpdateOne(where, update))
                 tries[job_id] = (doc, events)
             if not ops:
@@ -336,7 +258,7 @@ class JobStore:
                         {"_id": {"$in": [d["_id"] for d, _ in tries.values()]}, "leaseOwner": eq(token)}, {"_id": 1})}
             for job_id in won:
                 doc, _ = tries[job_id]
-                claimed[job_id] = _job({**doc, "status": Status.SENDING.value, "attempts": int(doc.get("attempts", 0)) + 1,
+                claimed[job_id] = job_of({**doc, "status": Status.SENDING.value, "attempts": int(doc.get("attempts", 0)) + 1,
                                         "leaseOwner": token})
                 tally.move(claimed[job_id].tenant, Status(doc["status"]), Status.SENDING)
             wanted = [j for j in tries if j not in won]
@@ -365,9 +287,9 @@ class JobStore:
             if matched == len(ops):
                 stored = [True] * len(ops)
             else:  # some leases had moved on: an outcome was stored if its entry is there
-                docs = {str(d["_id"]): _events(d.get("events")) for d in self._c.find(
+                docs = {str(d["_id"]): stored_events(d.get("events")) for d in self._c.find(
                     {"_id": {"$in": [object_id(o.job.id) for o in outcomes]}}, {"events": 1})}
-                stored = [any(_same_entry(e, o.entry) for e in docs.get(o.job.id, [])) for o in outcomes]
+                stored = [any(same_entry(e, o.entry) for e in docs.get(o.job.id, [])) for o in outcomes]
         tally = Tally()
         for outcome, done in zip(outcomes, stored, strict=True):
             if done:
@@ -413,14 +335,14 @@ class JobStore:
                 update["$inc"] = dict(inc)
             if unset:
                 update["$unset"] = {name: "" for name in unset}
-            _with_entry(match, update, doc.get("events") or [], new)
+            with_entry(match, update, doc.get("events") or [], new)
             with translated():
                 after = self._c.find_one_and_update(match, update, NO_TIMELINE, return_document=ReturnDocument.AFTER)
             if after is not None:
                 tally = Tally()
                 tally.move(str(doc.get("tenant", DEFAULT_TENANT)), source, target)
                 self.counters.apply(tally)
-                return _job(after)
+                return job_of(after)
         return None
 
     def note(self, job_id: str, new: Doc, known: Doc | None = None) -> bool:
@@ -435,7 +357,7 @@ class JobStore:
                 if doc is None:
                     return False
             stored = doc.get("events") or []
-            after = timeline.append(_events(stored), new)
+            after = timeline.append(stored_events(stored), new)
             # Guarded by the timeline's length (pushes) and by `notes`, the count of entries set
             # this way (a fold leaves the length as it was).
             notes = doc.get("notes")
@@ -461,9 +383,9 @@ class JobStore:
             if doc is None:
                 raise JobNotFound(job_id)
             stored = doc.get("events") or []
-            current = _events(stored)
-            seen = {_fingerprint(e) for e in current}
-            new = [e for e in entries if _fingerprint(e) not in seen]
+            current = stored_events(stored)
+            seen = {fingerprint(e) for e in current}
+            new = [e for e in entries if fingerprint(e) not in seen]
             if not new:
                 return True
             cut = timeline.trimmed(sorted([*current, *new], key=lambda e: e["at"]))
@@ -496,14 +418,3 @@ class JobStore:
                 {"$currentDate": {"updatedAt": True}},
             )
         return result.modified_count == 1
-
-
-def _fingerprint(entry: Doc) -> tuple[str, str, str]:
-    """What makes two timeline entries the same: event, time, details."""
-    return entry["event"], clock.iso(entry["at"]), json.dumps(entry.get("details") or {}, sort_keys=True, default=str)
-
-
-def _same_entry(stored: Doc, mine: Doc) -> bool:
-    """Whether a stored timeline entry is this attempt's outcome entry."""
-    return bool(stored.get("event") == mine["event"]
-                and stored.get("details", {}).get("attempt") == mine["details"]["attempt"])

@@ -11,8 +11,9 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import WriteError
 
+from shared.jobdocs import eq
+from shared.jobdocs import stored_events as _events
 from shared.mongo import connect
-from shared.store import _events, eq
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""A job as a MongoDB document: its fields, its embedded timeline as stored, and the query forms
+both MongoDB and the embedded store answer from an index.
+
+Two quirks of the embedded store are absorbed here and nowhere else (each is recorded in
+tests/integration/test_store_gaps.py): it keeps `$push`ed sub-documents as JSON text, so
+timelines are read back through `stored_events`; and it answers implicit equality
+(`{field: value}`) by reading every document, so equality on indexed fields is written with
+`eq` (`$eq`), which MongoDB treats the same way and the embedded store answers from the index.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from shared import clock, timeline
+from shared.errors import JobNotFound
+from shared.masking import mask_recipient
+from shared.model import Job, NewJob
+from shared.states import Event, Status
+
+Doc = dict[str, Any]
+DEFAULT_TENANT = "default"
+NO_TIMELINE = {"events": 0}  # the projection of reads that do not need the timeline
+
+
+def object_id(job_id: str) -> ObjectId:
+    """The ObjectId of a job id, or JobNotFound when it cannot be one."""
+    try:
+        return ObjectId(job_id)
+    except (InvalidId, TypeError):
+        raise JobNotFound(job_id) from None
+
+
+def eq(value: Any) -> Doc:
+    """Equality on a scalar field, in the form both stores answer from an index."""
+    return {"$eq": value}
+
+
+def _dates(obj: Doc) -> Any:
+    """A JSON object as MongoDB returns it: the embedded store's `{"$date": ...}` text (UTC, no
+    zone) becomes a datetime."""
+    if len(obj) == 1 and isinstance(obj.get("$date"), str):
+        t = datetime.fromisoformat(obj["$date"])
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return obj
+
+
+def stored_events(raw: Any) -> list[Doc]:
+    """A stored timeline in MongoDB's shape: entries the embedded store kept as JSON text are
+    parsed back."""
+    return [json.loads(item, object_hook=_dates) if isinstance(item, str) else item for item in raw or []]
+
+
+def job_of(doc: Doc) -> Job:
+    """The job a stored document holds."""
+    return Job(
+        id=str(doc["_id"]),
+        type=doc["type"],
+        recipient=doc["recipient"],
+        message=doc["message"],
+        metadata=doc.get("metadata") or {},
+        status=Status(doc["status"]),
+        attempts=int(doc.get("attempts", 0)),
+        max_attempts=int(doc["maxAttempts"]),
+        budget=int(doc.get("attemptBudget") or doc["maxAttempts"]),
+        lease_owner=doc.get("leaseOwner"),
+        tenant=str(doc.get("tenant", DEFAULT_TENANT)),
+        last_error=doc.get("lastError"),
+        created_at=doc["createdAt"],
+        updated_at=doc["updatedAt"],
+    )
+
+
+def with_entry(where: Doc, update: Doc, stored: list[Any], new: Doc, room: int = 1) -> None:
+    """Add `new` to the update: pushed while the stored timeline has room for `room` entries,
+    else the trimmed timeline is set whole, guarded by its length so no concurrent entry is
+    lost. (Only then is the stored timeline parsed.)"""
+    if timeline.fits(stored, room):
+        update["$push"] = {"events": new}
+        return
+    cut = timeline.trimmed(stored_events(stored), room)
+    update.setdefault("$set", {})["events"] = [*cut.events, new]
+    update.setdefault("$inc", {})["eventsDropped"] = cut.dropped
+    where["events"] = {"$size": len(stored)}
+
+
+def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
+    """The document of a new `pending` job with its `created` entry."""
+    t = clock.now()
+    created = timeline.entry(Event.CREATED, {"type": new.type, "recipient": mask_recipient(new.recipient)}, t)
+    return {
+        "tenant": tenant,
+        "type": new.type,
+        "recipient": new.recipient,
+        "message": new.message,
+        "metadata": new.metadata,
+        "status": Status.PENDING.value,
+        "attempts": 0,
+        "maxAttempts": max_attempts,
+        "attemptBudget": max_attempts,
+        "lastError": None,
+        "createdAt": t,
+        "createdAtMs": clock.epoch_ms_of(t),
+        "updatedAt": t,
+        "events": [created],
+    }
+
+
+def fingerprint(entry: Doc) -> tuple[str, str, str]:
+    """What makes two timeline entries the same: event, time, details."""
+    return entry["event"], clock.iso(entry["at"]), json.dumps(entry.get("details") or {}, sort_keys=True, default=str)
+
+
+def same_entry(stored: Doc, mine: Doc) -> bool:
+    """Whether a stored timeline entry is this attempt's outcome entry."""
+    return bool(stored.get("event") == mine["event"]
+                and stored.get("details", {}).get("attempt") == mine["details"]["attempt"])
