@@ -9,12 +9,11 @@ store round trip per grant rather than per request.
 from __future__ import annotations
 
 import math
-import random
 import threading
-import time
 from typing import Any
 
 from pymongo.collection import Collection
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from shared.clock import epoch_ms
 from shared.errors import Duplicate, RateLimited
@@ -64,29 +63,41 @@ class RateLimiter:
             return self._refills.setdefault(tenant, threading.Lock())
 
     def _take_shared(self, tenant: str) -> int:
-        for _ in range(CAS_TRIES):
-            with translated():
-                doc = self._c.find_one({"_id": tenant})
-            now = epoch_ms()
-            if doc is None:
-                try:
-                    with translated():
-                        self._c.insert_one({"_id": tenant, "tokens": float(self.burst), "atMs": now, "v": 0})
-                except Duplicate:
-                    pass  # another process made it first
-                continue
-            elapsed = max(0, now - int(doc["atMs"])) / 1000
-            tokens = min(float(self.burst), float(doc["tokens"]) + elapsed * self.rate)
-            if tokens < 1:
-                raise RateLimited((1 - tokens) / self.rate)
-            granted = min(self.grant, math.floor(tokens))
-            with translated():
-                result = self._c.update_one(
-                    {"_id": tenant, "v": doc["v"]},
-                    {"$set": {"tokens": tokens - granted, "atMs": now}, "$inc": {"v": 1}},
-                )
-            if result.modified_count == 1:
-                return granted
-            time.sleep(random.uniform(0, 0.005))  # another process won this round
-        # Lost every race: the bucket is being drained hard by other processes right now.
-        raise RateLimited(1 / self.rate)
+        """Tokens granted from the shared bucket: a compare-and-set on its version, tried again
+        after a short random wait when another process won the round."""
+        retrying = Retrying(retry=retry_if_exception_type(_LostRace), stop=stop_after_attempt(CAS_TRIES),
+                            wait=wait_random(0, 0.005), reraise=True)
+        try:
+            return retrying(self._try_take, tenant)
+        except _LostRace:
+            # Lost every race: the bucket is being drained hard by other processes right now.
+            raise RateLimited(1 / self.rate) from None
+
+    def _try_take(self, tenant: str) -> int:
+        with translated():
+            doc = self._c.find_one({"_id": tenant})
+        now = epoch_ms()
+        if doc is None:
+            try:
+                with translated():
+                    self._c.insert_one({"_id": tenant, "tokens": float(self.burst), "atMs": now, "v": 0})
+            except Duplicate:
+                pass  # another process made it first
+            raise _LostRace()
+        elapsed = max(0, now - int(doc["atMs"])) / 1000
+        tokens = min(float(self.burst), float(doc["tokens"]) + elapsed * self.rate)
+        if tokens < 1:
+            raise RateLimited((1 - tokens) / self.rate)
+        granted = min(self.grant, math.floor(tokens))
+        with translated():
+            result = self._c.update_one(
+                {"_id": tenant, "v": doc["v"]},
+                {"$set": {"tokens": tokens - granted, "atMs": now}, "$inc": {"v": 1}},
+            )
+        if result.modified_count != 1:
+            raise _LostRace()
+        return granted
+
+
+class _LostRace(Exception):
+    """Another process changed the bucket between our read and our write."""
