@@ -113,6 +113,7 @@ def _run_settings(settings: Settings, stack: Settings, opts: Options) -> Setting
     return settings.with_overrides(
         queue=f"{settings.queue}.bench-drain-{uuid.uuid4().hex[:8]}",
         prefetch=stack.prefetch, max_attempts=stack.max_attempts, retry_base_ms=stack.retry_base_ms,
+        requeue_after_ms=stack.requeue_after_ms,
         mock_latency_ms=DEFAULT_LATENCY_MS if opts.mock_latency_ms is None else opts.mock_latency_ms,
         mock_failure_rate=DEFAULT_FAILURE_RATE if opts.mock_failure_rate is None else opts.mock_failure_rate,
     )
@@ -159,6 +160,12 @@ def drain(opts: Options, env_settings: Settings) -> int:
         deps.close()
     finished = read_finished(settings.mongodb_uri, settings.mongodb_db, ids)
     res = report.drain_results(n, queue_s, before.at, finished, n - len(finished))
+    waited = res["createToSentMs"]["max"]
+    if found and waited is not None and waited > run.requeue_after_ms:
+        # The stack's own sweepers publish again, on the stack's queue, a job left `queued` this
+        # long: some of the backlog may have been delivered by the stack's workers, not the drain's.
+        res["warning"] = (f"jobs waited up to {waited / 1000:,.0f} s, longer than the stack's WAVECOM_REQUEUE_AFTER_MS "
+                          f"({run.requeue_after_ms / 1000:,.0f} s): its sweepers may have handed some to its own workers")
     until = max([after.at, *(f.updated for f in finished.values())])
     mock = target.Mock(run.mock_latency_ms, run.mock_failure_rate, "bench", 1)
     full: dict[str, Any] = {

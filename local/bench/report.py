@@ -180,6 +180,7 @@ def _run_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
                         f"(sent {res['deliveredPerSecond']:,.1f}/s)")),
             outcomes,
             ("create->sent ms", _ms(res["createToSentMs"])),
+            *([("WARNING", res["warning"])] if res.get("warning") else []),
         ]
     what = f"{cfg['mode']} creates" + (f" of {cfg['batchSize']}" if cfg["mode"] == "batch" else "")
     source = f"read from {mock['workers']} worker(s)" if mock["source"] == "worker" else "as declared"

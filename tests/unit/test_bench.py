@@ -286,3 +286,9 @@ def test_the_stacks_processes_are_known_by_their_wavecom_command_line(argv, role
 def test_a_store_is_matched_by_the_port_on_its_command_line():
     assert target._port_of(("python", "-m", "local.store_main", "--data-dir", "/d", "--port", "27999")) == 27999
     assert target._port_of(("mongod",)) is None
+
+
+def test_a_drain_summary_carries_its_warning():
+    report = full_report("drain")
+    report["results"]["warning"] = "jobs waited up to 400 s"
+    assert "WARNING" in summary(report) and "jobs waited up to 400 s" in summary(report)
