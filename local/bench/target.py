@@ -8,12 +8,12 @@ store's URI and the settings the worker runs with, which nothing else publishes.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from local import embedded_store
+from local.stack import embedded_store_uri
+from local.stack import processes as _processes
 from shared.config import Settings
 
 # Only these of a worker's environment are read: never its keys or credentials.
@@ -57,18 +57,6 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _processes() -> Iterator[tuple[list[str], Path]]:
-    """Command lines of this user's processes, with their /proc entry."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        yield [a for a in argv if a], entry
-
-
 def _environ(entry: Path) -> dict[str, str] | None:
     try:
         raw = (entry / "environ").read_bytes().decode(errors="replace")
@@ -76,18 +64,6 @@ def _environ(entry: Path) -> dict[str, str] | None:
         return None
     pairs = (item.partition("=") for item in raw.split("\0") if "=" in item)
     return {k: v for k, _, v in pairs if k in WORKER_SETTINGS}
-
-
-def embedded_store_uri(data_dir: Path) -> str | None:
-    """The URI of a running embedded store serving `data_dir` (as `wavecom up` starts it)."""
-    wanted = str(data_dir.resolve() / "store")
-    for argv, _ in _processes():
-        if not ("local.store_main" in argv and "--data-dir" in argv and "--port" in argv):
-            continue
-        if argv[argv.index("--data-dir") + 1] == wanted:
-            host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
-            return embedded_store.uri(int(argv[argv.index("--port") + 1]), host)
-    return None
 
 
 def worker_settings(queue: str) -> list[Settings]:
