@@ -71,6 +71,8 @@ class Operation:
     list_of: bool = False
     content_type: str = "application/json"
     batch: bool = False  # the body is an array of `body`, and some may be refused (207)
+    # Answers that depend on the job's state, not on the request: a client may meet either.
+    state_dependent: tuple[int, ...] = ()
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -86,9 +88,9 @@ OPERATIONS: dict[str, Operation] = {
     "logs": Operation("A notification's timeline", (200, "LogEntry", "Its events, oldest first"), (404,),
                       params=[JOB_ID_PARAM], list_of=True),
     "retry": Operation("Retry a failed notification", (202, "Job", "Queued again with a fresh attempt budget"),
-                       (404, 409), params=[JOB_ID_PARAM]),
+                       (404, 409), params=[JOB_ID_PARAM], state_dependent=(409,)),
     "cancel": Operation("Cancel a notification not yet being sent", (200, "Job", "Cancelled"), (404, 409),
-                        params=[JOB_ID_PARAM]),
+                        params=[JOB_ID_PARAM], state_dependent=(409,)),
     "stats": Operation("Counts by status and jobs sent per second", (200, "Stats", "For the dashboard"), (400,),
                        params=[{"name": name, "in": "query", "required": False,
                                 "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},
