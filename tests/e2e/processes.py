@@ -97,7 +97,7 @@ def stack(argv: list[str], workdir: Path, broker_url: str, **extra: str) -> Iter
                     return False
 
             wait_for(healthy, timeout=60, interval=0.2, what="the stack to answer /health")
-            key = (workdir / "data" / "bootstrap-key").read_text().strip()
+            key = (Path(env["WAVECOM_DATA_DIR"]) / "bootstrap-key").read_text().strip()
             yield Stack(proc, base, key, queue, workdir, log)
     finally:
         for pid in with_marker(queue):
