@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,12 @@ def with_marker(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def refuses(port: int) -> bool:
+    """Whether nothing listens on the loopback `port` (any more)."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

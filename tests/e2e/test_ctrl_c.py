@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,18 +17,12 @@ import pytest
 from local.consumer import Consumer
 from shared.bootstrap import Deps
 from tests.conftest import wait_for
-from tests.e2e.processes import ROOT, stack, with_marker
+from tests.e2e.processes import ROOT, refuses, stack, with_marker
 
 pytestmark = pytest.mark.slow
 # `make run` as typed; -o: never reinstall here, whatever the stamp's age (`make test` made it).
 MAKE_RUN = ["make", "-C", str(ROOT), "--no-print-directory", "-o", ".venv/.installed", "run"]
 SMS = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456"}
-
-
-def refuses(port: int) -> bool:
-    """Whether nothing listens on the loopback `port`."""
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def keep_busy(client: httpx.Client, stop: threading.Event, limit: int = 2000) -> None:

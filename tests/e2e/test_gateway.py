@@ -30,6 +30,7 @@ from local.embedded_store import free_port
 from shared.validation import MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES
 from static_site.build import build
 from tests.conftest import process_env, wait_for
+from tests.e2e.processes import refuses
 
 NGINX = "/usr/sbin/nginx"
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nginx"
@@ -121,12 +122,6 @@ def children(pid: int) -> list[int]:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-
-
-def refuses(port: int) -> bool:
-    """Whether nothing listens on the loopback `port` any more."""
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 @pytest.fixture(scope="module")
