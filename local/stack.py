@@ -41,11 +41,12 @@ def embedded_store_uri(data_dir: Path) -> str | None:
     """The URI of a running embedded store serving `data_dir` (as `wavecom up` starts it)."""
     wanted = str(data_dir.resolve() / "store")
     for argv, _ in processes():
-        if not ("local.store_main" in argv and "--data-dir" in argv and "--port" in argv):
+        if not ("local.store_main" in argv and "--data-dir" in argv[:-1] and "--port" in argv[:-1]):
             continue
-        if argv[argv.index("--data-dir") + 1] == wanted:
-            host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
-            return embedded_store.uri(int(argv[argv.index("--port") + 1]), host)
+        port = argv[argv.index("--port") + 1]
+        if argv[argv.index("--data-dir") + 1] == wanted and port.isascii() and port.isdigit():
+            host = argv[argv.index("--host") + 1] if "--host" in argv[:-1] else "127.0.0.1"
+            return embedded_store.uri(int(port), host)
     return None
 
 
