@@ -5,7 +5,7 @@ import pytest
 from shared.errors import BrokerUnavailable
 from shared.intake import create_job
 from shared.model import NewJob
-from tests.conftest import WAIT_SECONDS, provider, wait_for
+from tests.conftest import provider, wait_for
 
 
 def make_job(**overrides):
@@ -14,7 +14,7 @@ def make_job(**overrides):
     return NewJob(**fields)
 
 
-def final(deps, job_id, status, timeout=WAIT_SECONDS):
+def final(deps, job_id, status, timeout=15.0):
     """Wait until the job has `status` and, for an outcome, its log entry is written too (the
     entry is stored just after the status)."""
     def reached():
@@ -74,7 +74,7 @@ def test_the_retry_waits_inside_rabbitmq_in_its_delay_queue(make_deps, start_wor
     finally:
         connection.close()
     assert held == 1
-    final(deps, job.id, "sent")
+    final(deps, job.id, "sent", timeout=20)
 
 
 def test_a_job_that_always_fails_ends_failed_at_max_attempts(deps, start_worker):
