@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck clean chromium nginx
+.PHONY: run test lint typecheck clean chromium nginx node
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,16 @@ chromium:
 nginx:
 	test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
 
-test: $(STAMP) chromium nginx
+# Node tools of the tests (package.json says which and why), at the lockfile's exact versions.
+$(NODE_STAMP): package.json package-lock.json | node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+# Debian's Node.js and npm, for newman (the Postman collection's test run).
+node:
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+
+test: $(STAMP) $(NODE_STAMP) chromium nginx
 	$(VENV)/bin/ruff check shared functions local static_site tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
@@ -34,4 +44,4 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .wavecom .pytest_cache
+	rm -rf $(VENV) node_modules .wavecom .pytest_cache

@@ -12,8 +12,18 @@ from pydantic.json_schema import models_json_schema
 from functions import schemas
 from functions.http import Request, Response, json_response
 from shared.bootstrap import Deps
+from shared.idempotency import KEY_PATTERN
 from shared.querying import ListQuery
-from shared.validation import CreateNotification
+from shared.stats import BUCKET_SECONDS, WINDOW_SECONDS
+from shared.validation import (
+    CHANNEL_RULES,
+    INT64,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    METADATA_KEY,
+    NOT_BLANK,
+    CreateNotification,
+)
 
 Doc = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -37,6 +47,15 @@ CREATE_EXAMPLE = {"type": "sms", "recipient": "+2348012345678", "message": "Your
                   "metadata": {"customerRef": "C-1042"}}
 JOB_ID_PARAM = {"name": "id", "in": "path", "required": True,
                 "schema": {"type": "string", "examples": ["6b05a10ad2944b3343f56957"]}}
+IDEMPOTENCY_KEY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": KEY_PATTERN}}
+# GET /api/stats's window: (least, most, default) seconds, as shared.stats.window_from_query
+# checks them (tests/integration/test_openapi.py holds the two together).
+STATS_QUERY = {"windowSeconds": (10, 3600, WINDOW_SECONDS), "bucketSeconds": (1, 300, BUCKET_SECONDS)}
+STATS_BUCKETS = "must divide windowSeconds into at most 720 buckets"
+# Where a created job's id leads: the operations that take it.
+CREATE_LINKS = {"GetNotification": "get", "NotificationLogs": "logs", "RetryNotification": "retry",
+                "CancelNotification": "cancel"}
 
 
 @dataclass(frozen=True)
@@ -52,29 +71,31 @@ class Operation:
     list_of: bool = False
     content_type: str = "application/json"
     batch: bool = False  # the body is an array of `body`, and some may be refused (207)
+    # Answers that depend on the job's state, not on the request: a client may meet either.
+    state_dependent: tuple[int, ...] = ()
 
 
 OPERATIONS: dict[str, Operation] = {
     "create": Operation("Create a notification", (201, "JobSummary", "Accepted: queued, or pending while the broker is away"),
                         (400, 409, 413, 415, 422), body="CreateNotification",
-                        params=[{"name": "Idempotency-Key", "in": "header", "required": False,
-                                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]),
+                        params=[IDEMPOTENCY_KEY_PARAM]),
     "batch": Operation("Create up to 1,000 notifications", (201, "BatchResult", "All accepted"),
                        (400, 409, 413, 415, 422), body="CreateNotification", batch=True,
-                       params=[{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]),
+                       params=[IDEMPOTENCY_KEY_PARAM]),
     "list": Operation("List notifications, newest first", (200, "Job", "A page of jobs; `Link: <...>; rel=\"next\"` when there are more"),
                       (400,), query=ListQuery, list_of=True),
     "get": Operation("Get a notification", (200, "Job", "The job"), (404,), params=[JOB_ID_PARAM]),
     "logs": Operation("A notification's timeline", (200, "LogEntry", "Its events, oldest first"), (404,),
                       params=[JOB_ID_PARAM], list_of=True),
     "retry": Operation("Retry a failed notification", (202, "Job", "Queued again with a fresh attempt budget"),
-                       (404, 409), params=[JOB_ID_PARAM]),
+                       (404, 409), params=[JOB_ID_PARAM], state_dependent=(409,)),
     "cancel": Operation("Cancel a notification not yet being sent", (200, "Job", "Cancelled"), (404, 409),
-                        params=[JOB_ID_PARAM]),
+                        params=[JOB_ID_PARAM], state_dependent=(409,)),
     "stats": Operation("Counts by status and jobs sent per second", (200, "Stats", "For the dashboard"), (400,),
-                       params=[{"name": n, "in": "query", "required": False, "schema": {"type": "integer"}}
-                               for n in ("windowSeconds", "bucketSeconds")]),
+                       params=[{"name": name, "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},
+                                **({"description": STATS_BUCKETS} if name == "bucketSeconds" else {})}
+                               for name, (low, high, default) in STATS_QUERY.items()]),
     "health": Operation("The process is up", (200, "Health", "Up")),
     "ready": Operation("The store and the broker answer", (200, None, "Ready"), (503,)),
     "metrics": Operation("Prometheus metrics", (200, None, "Text exposition format"), content_type="text/plain"),
@@ -108,6 +129,10 @@ def _operation(route: Any, op: Operation) -> Doc:
     doc: Doc = {"operationId": route.name, "summary": op.summary,
                 "responses": {str(status): {"description": description,
                                             "content": {op.content_type: {"schema": schema}}}}}
+    if route.name == "create":
+        doc["responses"][str(status)]["links"] = {
+            name: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
+            for name, target in CREATE_LINKS.items()}
     problems = set(op.problems) | ({401, 429, 503} if not route.public else set())
     for code in sorted(problems):
         doc["responses"][str(code)] = _problem(code)
@@ -128,12 +153,52 @@ def _operation(route: Any, op: Operation) -> Doc:
     return doc
 
 
+def _create_schemas(flat: Doc) -> Doc:
+    """The create body as one schema per channel, chosen by `type`, each with its recipient's
+    format and its message's limits; the shapes come from the model that validates them."""
+    ref = REF.format(model="{}Notification")
+    channels: Doc = {}
+    for channel, rules in CHANNEL_RULES.items():
+        bytes_note = " (UTF-8: a character takes 1 to 4)" if rules.counted_in == "bytes" else ""
+        props = {
+            **flat["properties"],
+            "type": {"type": "string", "const": channel},
+            "recipient": {**flat["properties"]["recipient"], **rules.recipient,
+                          "description": f"{rules.recipient_hint[0].upper()}{rules.recipient_hint[1:]}."},
+            "message": {**flat["properties"]["message"], "minLength": 1, "maxLength": rules.max_message,
+                        "pattern": NOT_BLANK,
+                        "description": f"Not blank; at most {rules.max_message} {rules.counted_in}{bytes_note}."},
+            "metadata": {"$ref": REF.format(model="Metadata")},
+        }
+        channels[f"{channel.capitalize()}Notification"] = {
+            "type": "object", "title": f"{rules.name} notification", "additionalProperties": False,
+            "required": flat["required"], "properties": props}
+    value = REF.format(model="MetadataValue")
+    return {
+        "CreateNotification": {
+            "title": "CreateNotification", "description": flat["description"],
+            "oneOf": [{"$ref": ref.format(c.capitalize())} for c in CHANNEL_RULES],
+            "discriminator": {"propertyName": "type",
+                              "mapping": {c: ref.format(c.capitalize()) for c in CHANNEL_RULES}}},
+        **channels,
+        "Metadata": {
+            "type": "object", "propertyNames": {"pattern": METADATA_KEY}, "additionalProperties": {"$ref": value},
+            "description": f"Free-form; at most {MAX_METADATA_BYTES} bytes as compact JSON and nested at most "
+                           f"{MAX_METADATA_DEPTH} levels. Keys hold no '.' or NUL and do not start with '$'."},
+        "MetadataValue": {"anyOf": [
+            {"type": "string"}, {"type": "number", "minimum": INT64[0], "maximum": INT64[1]}, {"type": "boolean"},
+            {"type": "null"}, {"type": "array", "items": {"$ref": value}}, {"$ref": REF.format(model="Metadata")}]},
+    }
+
+
 @functools.cache
 def document() -> Doc:
     """The whole OpenAPI 3.1 document."""
     from functions.routes import ROUTES
 
     _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
+    schemas_ = defs.get("$defs", {})
+    schemas_.update(_create_schemas(schemas_["CreateNotification"]))
     paths: Doc = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, OPERATIONS[route.name])
@@ -143,7 +208,7 @@ def document() -> Doc:
                  "description": "Email, SMS and push notification jobs: create, track, retry, cancel."},
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {}),
+        "components": {"schemas": schemas_,
                        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                                       "description": "A key from `wavecom keys create`"}}},
         "security": [{"apiKey": []}],

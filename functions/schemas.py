@@ -88,13 +88,15 @@ class Problem(BaseModel):
 
 
 class Throughput(BaseModel):
-    """Jobs sent per bucket of the recent window."""
+    """Jobs sent and failed per bucket of the recent window."""
 
     since: str = Field(json_schema_extra=ISO_TIME)
     until: str = Field(json_schema_extra=ISO_TIME)
     bucketSeconds: int
     sent: list[int]
     sentPerSecond: list[float]
+    failed: list[int]
+    failedPerSecond: list[float]
 
 
 class Stats(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 
 from local import package, site
 from local.bench import cli as bench
+from local.stack import StoreNotFound, require_store, with_store
 from shared import logs
 from shared.bootstrap import Deps, build
 from shared.config import Settings
@@ -24,12 +26,38 @@ from shared.errors import ConfigError, StoreUnavailable
 log = logging.getLogger("wavecom.cli")
 
 
-_waiting_for_store = retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(60), wait=wait_fixed(1),
-                           reraise=True)
+# A service waits this long for its store at start-up: a deployment may start them in any order.
+STORE_WAIT_SECONDS = 60
+# Commands that use the store find it as local.stack.with_store says. Services wait for it;
+# the others fail at once, saying what to do.
+SERVICES = frozenset({"api", "worker", "sweeper"})
+NEEDS_STORE = SERVICES | {"keys", "bench", "migrate"}
+
+_waiting_for_store = retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(STORE_WAIT_SECONDS),
+                           wait=wait_fixed(1), reraise=True)
+
+
+def _prepare(step: Callable[[], None]) -> None:
+    """Run a start-up step that needs the store, waiting for the store as a service does."""
+    try:
+        _waiting_for_store(step)()
+    except StoreUnavailable:
+        raise StoreNotFound(f"the store did not answer within {STORE_WAIT_SECONDS} s: start it, "
+                            "or set MONGODB_URI to one that runs") from None
 
 
 def _prepare_store(deps: Deps) -> None:
-    _waiting_for_store(deps.ensure_indexes)()
+    _prepare(deps.ensure_indexes)
+
+
+def _locate_store(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings a command runs with: pointing at the stack's store when it needs one."""
+    if args.command not in NEEDS_STORE:
+        return settings
+    given = getattr(args, "mongodb_uri", "")  # a command's own --mongodb-uri comes first
+    if given:
+        settings = settings.with_overrides(mongodb_uri=given, mongodb_uri_set=True)
+    return with_store(settings) if args.command in SERVICES else require_store(settings)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,8 +72,10 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from local.server import serve
 
     deps = build(settings)
-    _waiting_for_store(deps.prepare_api)()
+    _prepare(deps.prepare_api)
     deps.close()
+    if settings.mongodb_uri_set:  # Granian's workers read their settings from the environment
+        os.environ["MONGODB_URI"] = settings.mongodb_uri
     serve(settings)
     return 0
 
@@ -228,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"wavecom: {e}", file=sys.stderr)
         return 2
-    result: int = args.func(args, settings)
+    try:
+        settings = _locate_store(args, settings)
+        result: int = args.func(args, settings)
+    except (StoreNotFound, StoreUnavailable) as e:
+        print(f"wavecom: {e}", file=sys.stderr)  # one line that says what to do; no trace
+        return 1
     return result
 
 

@@ -41,6 +41,8 @@ Batch = list[tuple[int, Message]]
 class Consumer:
     """Consumes the main queue until `stop()`; reconnects when the broker goes away."""
 
+    DRAIN_SECONDS = 10.0  # how long a stopping worker lets what it holds finish
+
     def __init__(self, deps: Deps, *, linger_s: float = 0.002, max_batch: int | None = None) -> None:
         self.deps = deps
         self.prefetch = deps.settings.prefetch
@@ -48,7 +50,6 @@ class Consumer:
         # Half the window: batches in different stages at once (one claiming in the store while
         # another waits on providers) deliver more than one whole window moving in step.
         self.max_batch = max_batch or max(1, self.prefetch // 2)
-        self.drain_seconds = 10.0
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._buffer: Batch = []
@@ -96,7 +97,7 @@ class Consumer:
                 channel.basic_cancel(tag)
                 self._settle(channel, self._buffer, [Action.REQUEUE] * len(self._buffer))
                 self._buffer = []
-                deadline = time.monotonic() + self.drain_seconds
+                deadline = time.monotonic() + self.DRAIN_SECONDS
                 while self._unsettled and time.monotonic() < deadline:
                     link.connection.process_data_events(time_limit=0.1)
         finally:

@@ -57,7 +57,8 @@ def start(data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> t
     """Start the store as a child process and wait until it answers; returns it and its URI."""
     (data_dir / "store").mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
-    proc = subprocess.Popen(store_command(data_dir, port, host))
+    # Its own session: a terminal's Ctrl-C is for whoever started it, who stops it last.
+    proc = subprocess.Popen(store_command(data_dir, port, host), start_new_session=True)
     address = uri(port, host)
     try:
         wait_ready(address, proc=proc)

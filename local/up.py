@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
 
 from local import embedded_store, rabbit, site
+from local.consumer import Consumer
 from shared.config import Settings
 from shared.tenants import PREFIX
 
-STOP_GRACE_SECONDS = 15
+# Stopped in this order, each given this long after SIGTERM. The API finishes the requests it
+# holds while the store still answers them; the worker stops taking messages and finishes and
+# acks what it holds (local.consumer drains for at most 10 s); the store, which commits every
+# write as it is made, goes last. In all at most the worker's drain time plus 5 s, with room for
+# the signalling and reaping itself.
+STOP_SECONDS = {"api": 2.5, "worker": Consumer.DRAIN_SECONDS + 1, "store": 1.0}
 
 
 class _Stop(Exception):
@@ -58,18 +66,43 @@ def _bootstrap_key(settings: Settings) -> tuple[Settings, Path | None]:
     return settings.with_overrides(bootstrap_key=path.read_text().strip()), path
 
 
+def _start(name: str, argv: list[str], env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
+    # A session of its own: the terminal's Ctrl-C reaches only `wavecom up`, which stops the
+    # children in order, rather than all of them at once (the store before the worker is done).
+    return name, subprocess.Popen(argv, env=env, start_new_session=True)
+
+
+def _stop(name: str, proc: subprocess.Popen[bytes], hurry: threading.Event) -> None:
+    """SIGTERM, wait up to STOP_SECONDS[name] (less once hurried), then SIGKILL its whole group:
+    processes it started (Granian's workers) never outlive it."""
+    started = time.monotonic()
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    deadline = started + STOP_SECONDS[name]
+    while proc.poll() is None and time.monotonic() < deadline and not hurry.is_set():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)
+    if proc.poll() is None:
+        print(f"{name} did not stop in time; killing it", file=sys.stderr, flush=True)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the leader's group outlives it while members remain
+    proc.wait()
+    print(f"stopped {name} ({time.monotonic() - started:.1f} s)", flush=True)
+
+
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, proc in reversed(children):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for name, proc in reversed(children):
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{name} did not stop in time; killing it", file=sys.stderr)
-            proc.kill()
-            proc.wait()
+    hurry = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Ctrl-C again: no more waiting, but still everything, in order.
+        hurry.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    running = dict(children)
+    for name in STOP_SECONDS:
+        if name in running:
+            _stop(name, running[name], hurry)
 
 
 def up(settings: Settings) -> int:
@@ -85,12 +118,12 @@ def up(settings: Settings) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         if not settings.mongodb_uri_set:
-            proc, uri = embedded_store.start(settings.data_dir)
+            proc, uri = embedded_store.start(settings.data_dir)  # in a session of its own
             children.append(("store", proc))
             env["MONGODB_URI"] = uri
             print(f"embedded store on {uri} (files in {settings.data_dir / 'store'})", flush=True)
         for role in ("worker", "api"):
-            children.append((role, subprocess.Popen([sys.executable, "-m", "local.cli", role], env=env)))
+            children.append(_start(role, [sys.executable, "-m", "local.cli", role], env))
         print(_banner(settings, key_file), flush=True)
         while True:
             for name, proc in children:

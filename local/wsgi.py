@@ -50,7 +50,7 @@ def make_app(deps: Callable[[], Deps] = get_deps) -> WSGIApp:
         request = Request(
             method=environ["REQUEST_METHOD"].upper(),
             path=environ.get("PATH_INFO") or "/",
-            query=parse_qs(environ.get("QUERY_STRING", "")),
+            query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),  # `?since=` is a value
             headers=_headers(environ),
             body=body,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ Doc = dict[str, Any]
 KEYS = "idempotencykeys"
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"  # visible ASCII (the OpenAPI document states it too)
 # A request still "in progress" after this long died with its process; its key is free again.
 ABANDONED_AFTER_MS = 60_000
 
@@ -44,7 +46,7 @@ def fingerprint(payload: Any) -> str:
 
 def check_key(key: str) -> str:
     """The key if it is 1-255 visible ASCII characters; ValidationFailed otherwise."""
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
+    if not re.fullmatch(KEY_PATTERN, key):
         raise ValidationFailed(
             [FieldError("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} visible ASCII characters")],
             "The Idempotency-Key header is invalid.",

@@ -5,17 +5,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from shared.errors import FieldError, ValidationFailed
 from shared.states import Status
 
 MAX_LIMIT = 100
+
+
+# A cursor is 24 URL-safe base64 characters: 18 bytes, the creation time in milliseconds (6
+# bytes) then the job's ObjectId (12). Every string of that form is a position, so the OpenAPI
+# document can say exactly which cursors the API takes.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{24}$"
+_TIME_BYTES = 6
 
 
 @dataclass(frozen=True)
@@ -27,12 +36,20 @@ class Cursor:
 
     def encode(self) -> str:
         """The opaque form handed to clients."""
-        raw = json.dumps({"t": self.created_ms, "i": self.job_id}, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        raw = self.created_ms.to_bytes(_TIME_BYTES, "big") + bytes.fromhex(self.job_id)
+        return base64.urlsafe_b64encode(raw).decode()
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
         """Read a cursor a client sent back; ValueError if it is not one of ours."""
+        if re.fullmatch(CURSOR_PATTERN, token):
+            raw = base64.urlsafe_b64decode(token)
+            return cls(int.from_bytes(raw[:_TIME_BYTES], "big"), raw[_TIME_BYTES:].hex())
+        return cls._decode_json(token)
+
+    @classmethod
+    def _decode_json(cls, token: str) -> Cursor:
+        # The form of earlier releases, so a `Link` a client holds across an upgrade still works.
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             created, job_id = data["t"], data["i"]
@@ -43,6 +60,33 @@ class Cursor:
         return cls(created, job_id)
 
 
+# RFC 3339's date-time, the `format` the document gives `since` (ASCII digits only).
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_WHOLE_NUMBER = r"^-?[0-9]+$"
+
+
+def _rfc3339(value: Any) -> Any:
+    """A query string's time as RFC 3339 writes it, and nothing else (no epoch numbers)."""
+    if not isinstance(value, str):
+        return value
+    if not re.fullmatch(RFC3339, value):
+        raise PydanticCustomError("datetime_parsing", "not an RFC 3339 time")
+    text = value.upper()
+    if text[17:19] == "60":  # a leap second: the last instant of its minute
+        text = text[:17] + "59.999999" + text[19:].lstrip(".0123456789")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise PydanticCustomError("datetime_parsing", "not an RFC 3339 time") from None
+
+
+def _whole_number(value: Any) -> Any:
+    """A query string's integer in plain decimal digits (not `1.0`, `+2` or `1_0`)."""
+    if isinstance(value, str) and not re.fullmatch(_WHOLE_NUMBER, value):
+        raise PydanticCustomError("int_parsing", "not a whole number")
+    return value
+
+
 class ListQuery(BaseModel):
     """The query string of `GET /api/notifications`; unknown parameters are refused."""
 
@@ -51,9 +95,10 @@ class ListQuery(BaseModel):
     status: Status | None = None
     type: Literal["email", "sms", "push"] | None = None
     recipient: str | None = Field(default=None, min_length=1, max_length=512)
-    since: AwareDatetime | None = None
-    limit: int = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    since: Annotated[AwareDatetime, BeforeValidator(_rfc3339)] | None = None
+    limit: Annotated[int, BeforeValidator(_whole_number)] = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT)
+    # The document states the pattern; decoding decides (it also reads the older form).
+    cursor: str | None = Field(default=None, json_schema_extra={"pattern": CURSOR_PATTERN})
 
     def filters(self) -> dict[str, Any]:
         """The equality filters, as store field names and plain values."""
@@ -88,7 +133,7 @@ def parse_list_query(query: Mapping[str, list[str]]) -> tuple[ListQuery, Cursor 
         ]
         raise ValidationFailed(errors, "The query has invalid parameters.") from None
     try:
-        cursor = Cursor.decode(parsed.cursor) if parsed.cursor else None
+        cursor = None if parsed.cursor is None else Cursor.decode(parsed.cursor)
     except ValueError as e:
         raise ValidationFailed([FieldError("cursor", str(e))], "The query has invalid parameters.") from None
     return parsed, cursor

@@ -56,7 +56,7 @@ def window_from_query(query: Mapping[str, list[str]]) -> tuple[int, int]:
 
     def read(name: str, default: int, low: int, high: int) -> int:
         raw = (query.get(name) or [str(default)])[0]
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             errors.append(FieldError(name, f"must be a whole number from {low} to {high}"))
             return default
         return int(raw)

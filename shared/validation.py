@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import phonenumbers
@@ -21,6 +23,36 @@ EMAIL_MAX_BYTES = 100 * 1024
 SMS_MAX_CHARS = 1600
 PUSH_MAX_BYTES = 4 * 1024
 CHANNELS = ("email", "sms", "push")
+MAX_RECIPIENT_CHARS = 512
+# Patterns the OpenAPI document states as they are checked here (Python's `re`, whose `\S` is
+# what str.strip() keeps). E.164: a plus, a country code not starting with 0, at most 15 digits.
+E164 = r"^\+[1-9][0-9]{1,14}$"
+NOT_BLANK = r"\S"  # holds a character that is not white space
+# A metadata key the store can hold: no '.', no NUL, no leading '$' (the empty key is fine).
+METADATA_KEY = r"^([^$.\x00][^.\x00]*)?$"
+INT64 = (-(2**63), 2**63 - 1)
+MAX_METADATA_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """What a channel takes. `recipient` holds the JSON Schema keywords a recipient meets; the
+    rules JSON Schema cannot state are checked in code below (a plausible phone number, an address
+    email-validator accepts, and limits counted in UTF-8 bytes)."""
+
+    name: str
+    recipient: dict[str, str]
+    recipient_hint: str
+    max_message: int
+    counted_in: Literal["bytes", "characters"]
+
+
+CHANNEL_RULES = {
+    "email": ChannelRules("email", {"format": "email"}, "a valid email address", EMAIL_MAX_BYTES, "bytes"),
+    "sms": ChannelRules("SMS", {"pattern": E164}, "an E.164 phone number, e.g. +2348012345678", SMS_MAX_CHARS,
+                        "characters"),
+    "push": ChannelRules("push", {"pattern": NOT_BLANK}, "a non-empty device token", PUSH_MAX_BYTES, "bytes"),
+}
 
 
 def _utf8_len(text: str) -> int:
@@ -29,38 +61,39 @@ def _utf8_len(text: str) -> int:
 
 def recipient_problem(channel: str, recipient: str) -> str | None:
     """Why `recipient` is not an address of `channel`, or None when it is one."""
+    rules = CHANNEL_RULES[channel]
     if channel == "email":
         try:
             validate_email(recipient, check_deliverability=False)
         except EmailNotValidError as e:
-            return f"must be a valid email address ({e})"
+            return f"must be {rules.recipient_hint} ({e})"
         return None
-    if channel == "sms":
-        if not recipient.startswith("+"):
-            return "must be an E.164 phone number, e.g. +2348012345678"
-        try:
-            number = phonenumbers.parse(recipient, None)
-        except phonenumbers.NumberParseException:
-            return "must be an E.164 phone number, e.g. +2348012345678"
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if e164 != recipient or not phonenumbers.is_possible_number(number):
-            return "must be an E.164 phone number, e.g. +2348012345678"
-        return None
-    if not recipient.strip():
-        return "must be a non-empty device token"
+    # (Python's `$` also matches before a final newline; phonenumbers refuses that one below.)
+    if not re.search(rules.recipient["pattern"], recipient):
+        return f"must be {rules.recipient_hint}"
+    if channel == "sms" and not _possible_number(recipient):
+        return f"must be {rules.recipient_hint}"
     return None
+
+
+def _possible_number(e164: str) -> bool:
+    """Whether phonenumbers reads `e164` back as itself, a number of a possible length."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return formatted == e164 and phonenumbers.is_possible_number(number)
 
 
 def message_problem(channel: str, message: str) -> str | None:
     """Why `message` is too long (or empty) for `channel`, or None."""
-    if not message.strip():
+    if not re.search(NOT_BLANK, message):
         return "must not be empty"
-    if channel == "email" and _utf8_len(message) > EMAIL_MAX_BYTES:
-        return f"must be at most {EMAIL_MAX_BYTES} bytes for email"
-    if channel == "sms" and len(message) > SMS_MAX_CHARS:
-        return f"must be at most {SMS_MAX_CHARS} characters for SMS"
-    if channel == "push" and _utf8_len(message) > PUSH_MAX_BYTES:
-        return f"must be at most {PUSH_MAX_BYTES} bytes for push"
+    rules = CHANNEL_RULES[channel]
+    size = _utf8_len(message) if rules.counted_in == "bytes" else len(message)
+    if size > rules.max_message:
+        return f"must be at most {rules.max_message} {rules.counted_in} for {rules.name}"
     return None
 
 
@@ -70,7 +103,7 @@ class CreateNotification(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["email", "sms", "push"]
-    recipient: StrictStr = Field(min_length=1, max_length=512)
+    recipient: StrictStr = Field(min_length=1, max_length=MAX_RECIPIENT_CHARS)
     message: StrictStr
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -94,9 +127,6 @@ def _shape_errors(error: ValidationError) -> list[FieldError]:
     ]
 
 
-MAX_METADATA_DEPTH = 8
-
-
 def _is_text(value: str) -> bool:
     try:
         value.encode("utf-8")
@@ -115,11 +145,12 @@ def _storable_errors(payload: dict[str, Any]) -> list[FieldError]:
             return f"must not nest deeper than {MAX_METADATA_DEPTH} levels"
         if isinstance(value, str):
             return None if _is_text(value) else "must hold valid Unicode text"
-        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and not INT64[0] <= value <= INT64[1]:  # NaN too: it is within no bounds
             return "numbers must fit in 64 bits"
         items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
         for key, item in items:
-            if isinstance(key, str) and (not _is_text(key) or "\x00" in key or key.startswith("$") or "." in key):
+            if isinstance(key, str) and (not _is_text(key) or not re.fullmatch(METADATA_KEY, key)):
                 return "keys must be text without '.', NUL or a leading '$'"
             if (why := walk(item, f"{path}.{key}", depth + 1)) is not None:
                 return why

@@ -29,7 +29,13 @@ T = TypeVar("T")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", Settings.rabbitmq_url)
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> T:
+# Long enough for a machine running two suites at once: a wait ends as soon as its condition
+# holds, so the deadline costs nothing when things go well.
+WAIT_SECONDS = 30.0
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = WAIT_SECONDS, interval: float = 0.05,
+             what: str = "condition") -> T:
     """Poll `probe` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

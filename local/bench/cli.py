@@ -43,7 +43,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     opts = Options(
-        url=(args.url or f"http://{settings.host}:{settings.port}").rstrip("/"), key=args.key, mongodb_uri=args.mongodb_uri, mode=args.mode,
+        url=(args.url or f"http://{settings.host}:{settings.port}").rstrip("/"), key=args.key, mode=args.mode,
         batch_size=args.batch_size, concurrency=args.concurrency,
         jobs=None if args.duration else (args.jobs or DEFAULT_JOBS), duration_s=args.duration,
         timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,

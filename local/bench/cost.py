@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from local.bench import procs, scrape
+from local import procs
+from local.bench import scrape
 from shared.storework import STORE_WORK, Work
 
 WorkSource = Literal["metrics", "self", "none"]

@@ -119,11 +119,10 @@ def _run_settings(settings: Settings, stack: Settings, opts: Options) -> Setting
     )
 
 
-def drain(opts: Options, env_settings: Settings) -> int:
+def drain(opts: Options, settings: Settings) -> int:
     """Queue `opts.jobs` jobs, let one worker of the bench's own drain them, report; 0 when
     every job finished in time."""
     deadline, load_at_start = time.monotonic() + opts.timeout_s, os.getloadavg()[0]
-    settings = target.store_settings(env_settings, opts.mongodb_uri)
     target.check_loopback(store=settings.mongodb_uri, broker=settings.rabbitmq_url)
     found = target.workers(settings.queue)
     run = _run_settings(settings, found[0].settings if found else settings, opts)

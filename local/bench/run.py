@@ -35,7 +35,6 @@ class Options:
 
     url: str
     key: str
-    mongodb_uri: str
     mode: str
     batch_size: int
     concurrency: int
@@ -204,10 +203,9 @@ def conclude(full: dict[str, Any], settings: Settings, stack: Settings, ceiling_
     return 0 if full["results"]["complete"] else 1
 
 
-def bench(opts: Options, env_settings: Settings) -> int:
+def bench(opts: Options, settings: Settings) -> int:
     """Run the benchmark over HTTP and write its report; 0 when every accepted job finished in time."""
     deadline, load_at_start = time.monotonic() + opts.timeout_s, os.getloadavg()[0]
-    settings = target.store_settings(env_settings, opts.mongodb_uri)
     target.check_loopback(url=opts.url, store=settings.mongodb_uri, broker=settings.rabbitmq_url)
     key = target.api_key(settings, opts.key)
     workers = target.workers(settings.queue)

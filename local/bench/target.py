@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from local import embedded_store
-from local.bench import procs
+from local import procs
 from shared.config import Settings
 
 # Only these of a worker's environment are read: never its keys or credentials.
@@ -73,19 +72,6 @@ def _port_of(argv: tuple[str, ...]) -> int | None:
         return None
     raw = argv[argv.index("--port") + 1]
     return int(raw) if raw.isdigit() else None
-
-
-def embedded_store_uri(data_dir: Path) -> str | None:
-    """The URI of a running embedded store serving `data_dir` (as `wavecom up` starts it)."""
-    wanted = str(data_dir.resolve() / "store")
-    for p in procs.processes():
-        argv = p.argv
-        if not ("local.store_main" in argv and "--data-dir" in argv[:-1] and _port_of(argv)):
-            continue
-        if argv[argv.index("--data-dir") + 1] == wanted:
-            host = argv[argv.index("--host") + 1] if "--host" in argv[:-1] else "127.0.0.1"
-            return embedded_store.uri(_port_of(argv) or 0, host)
-    return None
 
 
 @dataclass(frozen=True)
@@ -152,19 +138,6 @@ def mock_of(workers: list[Settings], latency_ms: int | None, failure_rate: float
         Settings.mock_failure_rate if failure_rate is None else failure_rate,
         "flags",
     )
-
-
-def store_settings(settings: Settings, mongodb_uri: str) -> Settings:
-    """`settings` pointing at the stack's store: --mongodb-uri, MONGODB_URI, or the embedded
-    store `wavecom up` started for WAVECOM_DATA_DIR."""
-    uri = mongodb_uri or (settings.mongodb_uri if settings.mongodb_uri_set else "")
-    uri = uri or embedded_store_uri(settings.data_dir) or ""
-    if not uri:
-        raise TargetError(
-            f"no store found: MONGODB_URI is unset and no embedded store serves {settings.data_dir}/; "
-            "run the bench where `wavecom up` runs, or pass --mongodb-uri with the URI it printed"
-        )
-    return settings.with_overrides(mongodb_uri=uri, mongodb_uri_set=True)
 
 
 def api_key(settings: Settings, key: str) -> str:

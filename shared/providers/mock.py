@@ -4,7 +4,8 @@ Conventions a user can rely on (documented in the README):
 - a recipient the provider rejects fails at once, without retry: an email address whose local
   part starts with `reject` (`reject@example.com`), an SMS number ending in `0000`, a push
   token starting with `reject`;
-- `metadata.mockFailures = N` makes the first N attempts of that job fail transiently;
+- `metadata.mockFailures = N` makes the first N attempts of that job fail transiently and the
+  next one succeed: the random failures below do not apply to such a job;
 - otherwise each attempt fails transiently with probability WAVECOM_MOCK_FAILURE_RATE; with
   WAVECOM_MOCK_SEED set the outcome is a pure function of (seed, job id, attempt).
 With WAVECOM_MOCK_LEDGER set, every delivery is also appended to that file as a JSON line, so
@@ -19,6 +20,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ from typing import Any
 from shared import clock
 from shared.errors import PermanentProviderError, TransientProviderError
 from shared.providers.base import Provider, Receipt
+
+RECENT = 100_000  # deliveries a mock provider remembers
 
 
 def rejects(channel: str, recipient: str) -> bool:
@@ -67,7 +71,8 @@ class MockProvider(Provider):
         self.seed = seed
         self._sleep = sleep
         self._lock = threading.Lock()
-        self.deliveries: list[Delivery] = []
+        # The latest deliveries only: a worker runs for months, the tests look at a handful.
+        self.deliveries: deque[Delivery] = deque(maxlen=RECENT)
         self.ledger = ledger
 
     def _unlucky(self, job_id: str, attempt: int) -> bool:
@@ -89,9 +94,10 @@ class MockProvider(Provider):
         if rejects(self.channel, recipient):
             raise PermanentProviderError(f"mock {self.channel} provider rejected the recipient")
         forced = metadata.get("mockFailures")
-        if isinstance(forced, int) and attempt <= forced:
+        scripted = forced if isinstance(forced, int) and not isinstance(forced, bool) else None
+        if scripted is not None and attempt <= scripted:
             raise TransientProviderError(f"mock {self.channel} provider unavailable (forced failure {attempt})")
-        if self._unlucky(job_id, attempt):
+        if scripted is None and self._unlucky(job_id, attempt):
             raise TransientProviderError(f"mock {self.channel} provider timed out")
         receipt = Receipt(provider=f"mock-{self.channel}", message_id=uuid.uuid4().hex)
         delivery = Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now()))

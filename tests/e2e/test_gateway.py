@@ -30,6 +30,7 @@ from local.embedded_store import free_port
 from shared.validation import MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES
 from static_site.build import build
 from tests.conftest import process_env, wait_for
+from tests.e2e.processes import refuses
 
 NGINX = "/usr/sbin/nginx"
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nginx"
@@ -87,6 +88,17 @@ class Gateway:
         """The access log's lines (JSON)."""
         return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
 
+    def access_of(self, *request_ids: str, lines: int = 1) -> list[dict[str, Any]]:
+        """The access lines of these requests, once nginx has written them all (`lines` each).
+
+        nginx writes a request's line after the client has its answer, so a test reading the
+        log right after a response may be early: it waits for the lines it is about."""
+        def written() -> list[dict[str, Any]] | None:
+            found = [line for line in self.access() if line["request_id"] in request_ids]
+            return found if len(found) >= lines * len(request_ids) else None
+
+        return wait_for(written, what=f"nginx to log requests {', '.join(request_ids)}")
+
 
 def passive_check_parameters() -> str:
     """The parameters of the repository's upstream server line, less DNS re-resolution."""
@@ -110,12 +122,6 @@ def children(pid: int) -> list[int]:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-
-
-def refuses(port: int) -> bool:
-    """Whether nothing listens on the loopback `port` any more."""
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +284,7 @@ def test_the_client_request_id_goes_to_the_api_and_comes_back(gateway: Gateway, 
         created = api.post("/api/notifications", json=SMS)
     assert created.status_code == 201 and created.headers.get_list("x-request-id") == [request_id]
     wait_for(lambda: any(f'"request_id": "{request_id}"' in r.log.read_text() for r in replicas),
-             timeout=10, what="the API to log the client's request id")
+             what="the API to log the client's request id")
     with gateway.client(**{"X-Request-Id": "not a valid id!"}) as api:
         replaced = api.get("/api/stats").headers["x-request-id"]
     assert HEX32.fullmatch(replaced)
@@ -289,8 +295,8 @@ def test_a_request_id_is_made_when_the_client_sends_none(gateway: Gateway, repli
         request_id = api.get("/api/stats").headers["x-request-id"]
     assert HEX32.fullmatch(request_id)
     wait_for(lambda: any(f'"request_id": "{request_id}"' in r.log.read_text() for r in replicas),
-             timeout=10, what="the API to log the gateway's request id")
-    assert f'"request_id":"{request_id}"' in gateway.log()  # and the gateway's access line too
+             what="the API to log the gateway's request id")
+    assert gateway.access_of(request_id)  # and the gateway's access line too
 
 
 def test_the_gateway_logs_routes_and_no_recipient_from_a_query(gateway: Gateway) -> None:
@@ -298,7 +304,7 @@ def test_the_gateway_logs_routes_and_no_recipient_from_a_query(gateway: Gateway)
     with gateway.client(**{"X-Request-Id": "query-log-1"}) as api:
         assert api.get("/api/notifications", params={"recipient": recipient}).status_code == 200
         assert api.get(f"/api/notifications/{recipient}").status_code == 404
-    lines = [line for line in gateway.access() if line["request_id"] == "query-log-1"]
+    lines = gateway.access_of("query-log-1", lines=2)
     assert [line["route"] for line in lines] == ["/api/notifications", "/api/notifications/{id}"]
     assert recipient[1:] not in gateway.log()
 
@@ -330,13 +336,14 @@ def test_requests_keep_succeeding_after_a_replica_is_killed(
         assert doomed.count("/api/stats", 200) > 0  # it was in service
         os.killpg(doomed.proc.pid, signal.SIGKILL)
         doomed.proc.wait(timeout=10)
-        wait_for(lambda: refuses(doomed.port), timeout=10, what="the killed replica's port to close")
-        for i in range(10):
-            created = api.post("/api/notifications", json=SMS)
+        wait_for(lambda: refuses(doomed.port), what="the killed replica's port to close")
+        creates = [f"after-kill-{i}-{uuid.uuid4().hex[:8]}" for i in range(10)]
+        for i, request_id in enumerate(creates):
+            created = api.post("/api/notifications", json=SMS, headers={"X-Request-Id": request_id})
             assert created.status_code == 201, (i, created.text)
             assert api.get(f"/api/notifications/{created.json()['id']}").status_code == 200
     # The gateway met the dead replica and went on to the other one (its access log says so).
-    tried = [line["upstream"].split(", ") for line in gateway.access() if line["route"] == "/api/notifications"]
+    tried = [line["upstream"].split(", ") for line in gateway.access_of(*creates)]
     assert [doomed.address, replicas[0].address] in tried
 
 
@@ -381,10 +388,16 @@ def test_a_create_that_reached_a_failing_replica_is_sent_again_only_with_an_idem
     failing = ClosingUpstream()
     try:
         gateway = start_gateway([failing.address, replicas[0].address])
+        sent: list[str] = []  # the request ids of every create, to find their access lines
+
+        def create(**headers: str) -> int:
+            sent.append(f"create-{len(sent)}-{uuid.uuid4().hex[:8]}")
+            return api.post("/api/notifications", json=SMS, headers={"X-Request-Id": sent[-1], **headers}).status_code
+
         with gateway.client() as api:
             statuses = []
             for _ in range(6):  # the replicas take turns: one of these goes to the failing one
-                statuses.append(api.post("/api/notifications", json=SMS).status_code)
+                statuses.append(create())
                 if failing.received:
                     break
             # Not sent again: the replica might have created the job before it failed.
@@ -392,15 +405,12 @@ def test_a_create_that_reached_a_failing_replica_is_sent_again_only_with_an_idem
             assert set(statuses) <= {201, 502}
             keyed = []
             for n in range(6):
-                key = {"Idempotency-Key": f"gw-{uuid.uuid4()}-{n}"}
-                response = api.post("/api/notifications", json=SMS, headers=key)
-                keyed.append(response.status_code)
+                keyed.append(create(**{"Idempotency-Key": f"gw-{uuid.uuid4()}-{n}"}))
                 if len(failing.received) == 2:
                     break
             # With a key a second try cannot create a second job: the other replica answered.
             assert failing.received == [False, True] and set(keyed) == {201}
-        tries = [(line["upstream"], line["upstream_status"])
-                 for line in gateway.access() if line["method"] == "POST"]
+        tries = [(line["upstream"], line["upstream_status"]) for line in gateway.access_of(*sent)]
         assert tries.count((failing.address, "502")) == 1  # the create without a key: one try
         assert tries.count((f"{failing.address}, {replicas[0].address}", "502, 201")) == 1  # with a key: two
     finally:

@@ -5,7 +5,7 @@ import pytest
 from shared.errors import BrokerUnavailable
 from shared.intake import create_job
 from shared.model import NewJob
-from tests.conftest import events, provider, wait_for
+from tests.conftest import WAIT_SECONDS, events, provider, wait_for
 
 
 def make_job(**overrides):
@@ -14,7 +14,7 @@ def make_job(**overrides):
     return NewJob(**fields)
 
 
-def final(deps, job_id, status, timeout=15.0):
+def final(deps, job_id, status, timeout=WAIT_SECONDS):
     """Wait until the job has `status` (its event is written in the same update)."""
     def reached():
         job = deps.jobs.get(job_id)

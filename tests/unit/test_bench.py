@@ -8,13 +8,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from local.bench.procs import Process, Stat, parse_stat
 
-from local.bench import procs, scrape, target
+from local import procs
+from local.bench import scrape, target
 from local.bench.ceilings import Ceiling
 from local.bench.cost import Reading, Role, cost
 from local.bench.cost import rows as cost_rows
 from local.bench.load import Load, Plan, _accepted
-from local.bench.procs import Process, Stat, parse_stat
 from local.bench.report import (
     compare,
     drain_results,

@@ -41,6 +41,16 @@ def test_forced_failures_fail_the_first_attempts_transiently():
     assert provider.delivered("job-1") == 1
 
 
+def test_forced_failures_are_exact_whatever_the_failure_rate():
+    provider = make_provider(failure_rate=1.0, seed=None)
+    for attempt in (1, 2):
+        with pytest.raises(TransientProviderError, match="forced failure"):
+            send(provider, metadata={"mockFailures": 2}, attempt=attempt)
+    for job in range(20):  # every one of them, not most: random failures do not apply
+        send(provider, job_id=f"job-{job}", metadata={"mockFailures": 2}, attempt=3)
+    send(provider, metadata={"mockFailures": 0}, attempt=1)
+
+
 def test_seeded_outcomes_depend_only_on_seed_job_and_attempt():
     def outcomes(seed):
         provider = make_provider(failure_rate=0.5, seed=seed)

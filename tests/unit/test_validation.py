@@ -137,3 +137,13 @@ def test_a_lone_surrogate_in_the_message_is_refused():
 def test_metadata_numbers_must_fit_in_64_bits():
     assert "64 bits" in fields_of(make_body(metadata={"n": 2**63}))["metadata"]
     validate_create(make_body(metadata={"n": 2**63 - 1}))
+
+
+def test_metadata_numbers_of_either_kind_must_fit_in_64_bits():
+    assert "64 bits" in fields_of(make_body(metadata={"n": 1e300}))["metadata"]
+    validate_create(make_body(metadata={"n": 1.5, "m": -(2**63)}))
+
+
+@pytest.mark.parametrize("key", ["", "a", "a$", "ünïcode key"])
+def test_metadata_keys_the_document_allows_are_taken(key):
+    validate_create(make_body(metadata={key: {key: 1}}))
