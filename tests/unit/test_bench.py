@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from local.bench.procs import Process, Stat, parse_stat
 
 from local import procs
 from local.bench import scrape, target
@@ -27,6 +26,7 @@ from local.bench.report import (
 )
 from local.bench.target import is_loopback, redacted
 from local.bench.watch import Finished, finished_of
+from local.procs import Process, Stat, parse_stat
 from shared.storework import Work
 
 
