@@ -152,6 +152,16 @@ class CounterStore:
         with translated():
             return [str(d["tenant"]) for d in self._c.find({"_id": {"$regex": "^status/"}}, {"tenant": 1})]
 
+    def take_turn(self, tenant: str, every_ms: int, now_ms: int) -> bool:
+        """Whether this caller recounts `tenant` now: the first to ask once `every_ms` passed
+        since the last recount (a compare-and-set, so several sweepers recount a tenant once)."""
+        mark = {"$set": {"reconciledAtMs": now_ms}}
+        with translated():
+            for due in ({"$exists": False}, {"$lt": now_ms - every_ms}):
+                if self._c.update_one({"_id": status_id(tenant), "reconciledAtMs": due}, mark).modified_count:
+                    return True
+        return False
+
     def reconcile(self, tenant: str, recount: Callable[[str], dict[str, int]], *, settle_s: float = 1.0,
                   sleep: Callable[[float], None] = time.sleep) -> dict[str, int] | None:
         """Recount a tenant's jobs per status with `recount` and store the counts if they were

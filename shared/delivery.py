@@ -8,6 +8,7 @@ provider calls run concurrently in between.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from prometheus_client import Histogram
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -152,7 +154,13 @@ def _send(deps: Deps, job: Job) -> Receipt | ProviderError:
 
 
 def _timed(job: Job, started: float, result: str) -> None:
-    PROVIDER_LATENCY.labels(job.type, result).observe(time.perf_counter() - started)
+    _latency(job.type, result).observe(time.perf_counter() - started)
+
+
+@functools.cache
+def _latency(channel: str, result: str) -> Histogram:
+    """The latency histogram of one channel and result (looked up once, not per send)."""
+    return PROVIDER_LATENCY.labels(channel, result)
 
 
 def _outcome(deps: Deps, job: Job, result: Receipt | ProviderError) -> Stored:

@@ -96,9 +96,12 @@ def republish_lost(deps: Deps, result: SweepResult) -> None:
 def reconcile_counters(deps: Deps, result: SweepResult, settle_s: float = 1.0) -> None:
     """Recount each tenant's jobs per status and correct its counters where they drifted (a
     process lost between a job write and its counter write), and drop per-second counts older
-    than any window the stats show."""
+    than any window the stats show. However many sweepers run, each tenant is recounted once
+    per WAVECOM_RECONCILE_INTERVAL_MS."""
     counters = deps.jobs.counters
     for tenant in counters.tenants():
+        if not counters.take_turn(tenant, deps.settings.reconcile_interval_ms, epoch_ms()):
+            continue  # another sweeper recounted it lately
         corrections = counters.reconcile(tenant, deps.jobs.count_by_status, settle_s=settle_s)
         if corrections:
             result.reconciled += 1

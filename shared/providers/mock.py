@@ -19,7 +19,6 @@ import json
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,8 +70,8 @@ class MockProvider(Provider):
         self.seed = seed
         self._sleep = sleep
         self._lock = threading.Lock()
-        # The latest deliveries only: a worker runs for months, the tests look at a handful.
-        self.deliveries: deque[Delivery] = deque(maxlen=RECENT)
+        # Ids of the latest jobs delivered only: a worker runs for months, tests look at a handful.
+        self.deliveries: deque[str] = deque(maxlen=RECENT)
         self.ledger = ledger
 
     def _unlucky(self, job_id: str, attempt: int) -> bool:
@@ -99,12 +98,12 @@ class MockProvider(Provider):
             raise TransientProviderError(f"mock {self.channel} provider unavailable (forced failure {attempt})")
         if scripted is None and self._unlucky(job_id, attempt):
             raise TransientProviderError(f"mock {self.channel} provider timed out")
-        receipt = Receipt(provider=f"mock-{self.channel}", message_id=uuid.uuid4().hex)
-        delivery = Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now()))
+        receipt = Receipt(provider=f"mock-{self.channel}", message_id=f"{random.getrandbits(128):032x}")
         with self._lock:
-            self.deliveries.append(delivery)
+            self.deliveries.append(job_id)
             if self.ledger is not None:
                 # One short O_APPEND write per line: several worker processes can share the file.
+                delivery = Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now()))
                 with self.ledger.open("a") as f:
                     f.write(json.dumps(dataclasses.asdict(delivery)) + "\n")
         return receipt
@@ -112,7 +111,7 @@ class MockProvider(Provider):
     def delivered(self, job_id: str) -> int:
         """How many times this provider delivered `job_id`."""
         with self._lock:
-            return sum(1 for d in self.deliveries if d.job_id == job_id)
+            return self.deliveries.count(job_id)
 
 
 def mock_providers(

@@ -118,3 +118,11 @@ def test_reconciling_stands_back_while_increments_land(deps: Deps) -> None:
     assert counters.reconcile("acme", deps.jobs.count_by_status, settle_s=0, sleep=a_job_moves_meanwhile) is None
     # The increment stands and nothing was overwritten; the next sweep recounts.
     assert counters.counts("acme")["sending"] == 1 and counters.counts("acme")["queued"] == 6
+
+
+def test_several_sweepers_recount_a_tenant_once_per_interval(deps: Deps) -> None:
+    create_jobs(deps, [SMS], "acme")
+    counters = deps.jobs.counters
+    counters.flush()
+    turns = [counters.take_turn("acme", 60_000, now) for now in (1_000_000, 1_000_000, 1_030_000, 1_061_000)]
+    assert turns == [True, False, False, True]
