@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -36,19 +36,18 @@ def uri(port: int, host: str = "127.0.0.1") -> str:
 
 def wait_ready(mongodb_uri: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Block until the store answers a ping, or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
     client: MongoClient[dict[str, object]] = MongoClient(mongodb_uri, serverSelectionTimeoutMS=500)
+
+    def ping() -> None:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the embedded store exited with code {proc.returncode}")
+        client.admin.command("ping")
+
     try:
-        while True:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the embedded store exited with code {proc.returncode}")
-            try:
-                client.admin.command("ping")
-                return
-            except PyMongoError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the embedded store did not answer within {timeout:.0f}s") from None
-                time.sleep(0.1)
+        Retrying(retry=retry_if_exception_type(PyMongoError), stop=stop_after_delay(timeout), wait=wait_fixed(0.1),
+                 reraise=True)(ping)
+    except PyMongoError:
+        raise TimeoutError(f"the embedded store did not answer within {timeout:.0f}s") from None
     finally:
         client.close()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import pika
-import pika.exceptions
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from shared.broker import parameters
+from shared.broker import Link
+from shared.errors import BrokerUnavailable
 
 MISSING = (
     "RabbitMQ is not reachable at {url} and is not installed here.\n"
@@ -20,11 +20,14 @@ MISSING = (
 
 def reachable(url: str) -> bool:
     """Whether a connection to the broker can be opened now."""
+    link = Link(url)
     try:
-        pika.BlockingConnection(parameters(url)).close()
+        link.connection  # noqa: B018 - opening it is the question
         return True
-    except (pika.exceptions.AMQPError, OSError):
+    except BrokerUnavailable:
         return False
+    finally:
+        link.reset()
 
 
 def ensure(url: str, timeout: float = 90.0) -> None:
@@ -37,8 +40,8 @@ def ensure(url: str, timeout: float = 90.0) -> None:
         raise SystemExit(MISSING.format(url=url))
     print("RabbitMQ is down; starting it with `rabbitmq-server -detached` ...", flush=True)
     subprocess.run([server, "-detached"], check=False)
-    deadline = time.monotonic() + timeout
-    while not reachable(url):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"RabbitMQ did not come up within {timeout:.0f}s; see its log in /var/log/rabbitmq.")
-        time.sleep(1)
+    waiting = Retrying(retry=retry_if_result(lambda up: not up), stop=stop_after_delay(timeout), wait=wait_fixed(1))
+    try:
+        waiting(reachable, url)
+    except RetryError:
+        raise SystemExit(f"RabbitMQ did not come up within {timeout:.0f}s; see its log in /var/log/rabbitmq.") from None

@@ -211,6 +211,22 @@ class Publisher:
             self._link.reset()
 
 
+def delete_queues(url: str, names: list[str]) -> None:
+    """Delete queues (those never declared are passed over); BrokerUnavailable if the broker
+    cannot be reached."""
+    link = Link(url)
+    try:
+        with link.using():
+            for name in names:
+                try:
+                    link.channel("delete").queue_delete(name)
+                except pika.exceptions.ChannelClosedByBroker as e:
+                    if e.reply_code != _NOT_FOUND:
+                        raise
+    finally:
+        link.reset()
+
+
 class QueueProbe:
     """Passive queue declarations on a connection of its own (a scrape never waits behind a
     publish), without heartbeats: it speaks only when asked, and a dead one is replaced."""

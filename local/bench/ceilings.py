@@ -25,8 +25,9 @@ from pika.spec import Basic, BasicProperties
 
 from shared import timeline
 from shared.broker import PERSISTENT, job_message, parameters
+from shared.broker import translated as broker_errors
 from shared.counters import COUNTERS, CounterStore
-from shared.errors import BrokerUnavailable, StoreError
+from shared.errors import StoreError
 from shared.model import NewJob
 from shared.mongo import connect, translated
 from shared.states import Event, Status
@@ -61,10 +62,8 @@ def broker_ceiling(url: str, prefix: str, n: int, prefetch: int, batch: int = 10
     """Publish `n` job-sized persistent messages in transactions of `batch` to a queue named
     after `prefix` while a consumer with the worker's prefetch acks each; msgs/s from the first
     publish to the last ack. BrokerUnavailable when the broker fails it."""
-    try:
+    with broker_errors():
         return _broker_ceiling(url, f"{prefix}.bench-ceiling-{uuid.uuid4().hex[:10]}", n, prefetch, batch)
-    except (pika.exceptions.AMQPError, OSError) as e:
-        raise BrokerUnavailable(f"RabbitMQ failed the ceiling run: {type(e).__name__}") from e
 
 
 def _broker_ceiling(url: str, queue: str, n: int, prefetch: int, batch: int) -> Ceiling:

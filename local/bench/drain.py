@@ -17,9 +17,6 @@ import time
 import uuid
 from typing import Any
 
-import pika
-import pika.exceptions
-
 from local import embedded_store
 from local.bench import cost, report, target
 from local.bench.load import PAYLOADS
@@ -34,9 +31,10 @@ from local.bench.run import (
 )
 from local.bench.spawn import SpawnedWorker
 from local.bench.watch import Watcher, read_finished
+from shared import broker
 from shared.bootstrap import Deps, build
-from shared.broker import parameters
 from shared.config import Settings
+from shared.errors import BrokerUnavailable
 from shared.intake import create_jobs
 from shared.model import NewJob
 from shared.states import Status
@@ -89,22 +87,11 @@ def worker_env(run: Settings, metrics_port: int) -> dict[str, str]:
 
 
 def delete_queues(url: str, names: list[str]) -> None:
-    """Delete the run's scratch queues (missing ones are fine); a broker that fails this is
-    reported and left be."""
+    """Delete the run's scratch queues; a broker that fails this is reported and left be."""
     try:
-        connection = pika.BlockingConnection(parameters(url))
-    except (pika.exceptions.AMQPError, OSError) as e:
-        log.warning("scratch queues not deleted", extra={"queues": names, "error": type(e).__name__})
-        return
-    try:
-        for name in names:
-            try:
-                connection.channel().queue_delete(name)
-            except pika.exceptions.ChannelClosedByBroker:
-                pass  # never declared
-    finally:
-        if connection.is_open:
-            connection.close()
+        broker.delete_queues(url, names)
+    except BrokerUnavailable as e:
+        log.warning("scratch queues not deleted", extra={"queues": names, "error": str(e)})
 
 
 def _run_settings(settings: Settings, stack: Settings, opts: Options) -> Settings:
