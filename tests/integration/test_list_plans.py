@@ -74,4 +74,4 @@ def test_the_sweepers_queries_are_read_through_an_index(listing):
              lambda jobs: jobs.oldest_created([Status.PENDING, Status.QUEUED])]
     for call in calls:
         for plan in listing(call):
-            assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+            assert "USING INDEX" in plan and "SCAN" not in plan.replace("SEARCH", ""), plan

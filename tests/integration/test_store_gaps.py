@@ -43,6 +43,9 @@ def test_id_in_a_compound_index_breaks_inserts_so_the_list_index_is_created_at_a
 
 
 def test_date_ranges_in_find_compare_whole_seconds_so_the_outbox_grace_is_seconds(db):
+    """The embedded store compares a date range in Python over every document the rest of the
+    query selects (whole seconds, as below), so the sweeper selects stale jobs by status and
+    order alone and compares their times itself."""
     t = datetime(2026, 11, 24, 14, 50, 18, 100000, tzinfo=UTC)
     db.jobs.insert_one({"updatedAt": t})
     almost = t.replace(microsecond=999000)
