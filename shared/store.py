@@ -45,6 +45,7 @@ NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
 CLAIMABLE = sources_of(Status.SENDING)
 CAS_TRIES = 3  # a job changing under a compare-and-set this often in a row is left to the caller
 NOTE_TRIES = 10  # duplicates of one job handled at once all note it
+STALE_BATCH = 20  # jobs the sweeper reads at a time when it looks for stale ones
 log = logging.getLogger("wavecom.store")
 
 
@@ -200,12 +201,19 @@ class JobStore:
 
         Selected by status and order through the index and compared by time here: the embedded
         store compares a date range in Python, document by document, over every job in the
-        status (seconds during a backlog; tests/integration/test_store_gaps.py).
+        status (seconds during a backlog; tests/integration/test_store_gaps.py). Read in small
+        batches and stopped at the first job that is not stale, so a backlog of fresh jobs costs
+        one batch.
         """
+        found: list[tuple[str, str]] = []
         with translated():
             docs = self._c.find({"status": eq(status.value)}, {"updatedAt": 1, "tenant": 1})
-            docs = docs.sort("updatedAt", ASCENDING).limit(limit)
-            return [(str(d["_id"]), str(d.get("tenant", DEFAULT_TENANT))) for d in docs if d["updatedAt"] < older_than]
+            for doc in docs.sort("updatedAt", ASCENDING).limit(limit).batch_size(STALE_BATCH):
+                if doc["updatedAt"] >= older_than:
+                    break
+                found.append((str(doc["_id"]), str(doc.get("tenant", DEFAULT_TENANT))))
+            docs.close()
+        return found
 
     def expired_leases(self, limit: int) -> list[str]:
         """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
