@@ -1,10 +1,11 @@
 """Maintained counters: jobs per status per tenant, and jobs sent and failed per second.
 
 What the dashboard polls (`GET /api/stats`) is read from these few small documents, never by
-counting or scanning jobs. Each group commit of job writes adds one `$inc` per tenant (and one
-per second bucket) after its job writes. They are separate documents with no transaction, so a
-crash between the two can leave a counter off: `reconcile` recounts a tenant's jobs with one
-aggregation, off the hot path, and stores the result only if no increment landed meanwhile.
+counting or scanning jobs. Every write that moves jobs between statuses adds its change to the
+process's tally, stored every 50 ms as one `$inc` per tenant (and one per second bucket). They
+are separate documents with no transaction, so a process lost between its job writes and its
+next flush leaves a counter off: `reconcile` recounts a tenant's jobs with one aggregation, off
+the hot path, and stores the result only if no increment landed meanwhile.
 """
 
 from __future__ import annotations
