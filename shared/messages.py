@@ -17,13 +17,12 @@ from tenacity.stop import StopBaseT
 from shared import context, timeline
 from shared.acking import deliveries
 from shared.bootstrap import Deps
-from shared.delivery import Outcome, deliver
+from shared.delivery import Outcome, Result, deliver
 from shared.errors import BrokerUnavailable, PoisonMessage, StoreUnavailable, WavecomError
 from shared.metrics import JOBS
 from shared.states import Event
 
 log = logging.getLogger("wavecom.messages")
-Result = Outcome | BaseException
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
@@ -38,6 +37,7 @@ from shared.jobdocs import (
 from shared.model import Job, LogEntry, NewJob
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
+from shared.timeline import Appended
 
 JOBS = "notificationjobs"
 __all__ = ["JOBS", "Claims", "JobStore", "Outcome", "object_id"]  # object_id: callers look ids up here
@@ -241,10 +241,10 @@ class JobStore:
         for _ in range(CAS_TRIES):
             with translated():
                 docs = list(self._c.find({"_id": {"$in": [object_id(j) for j in wanted]}}))
-            tries: dict[str, tuple[Doc, list[Any]]] = {}
+            tries: dict[str, Doc] = {}
             ops = []
             for doc in docs:
-                job_id, events = str(doc["_id"]), doc.get("events") or []
+                job_id = str(doc["_id"])
                 if Status(doc["status"]) not in CLAIMABLE:
                     busy[job_id] = doc
                     continue
@@ -253,9 +253,9 @@ class JobStore:
                 update: Doc = {"$set": {"status": Status.SENDING.value, "leaseOwner": token, "leaseUntilMs": until},
                                "$inc": {"attempts": 1}, "$currentDate": {"updatedAt": True}}
                 sending = timeline.entry(Event.SENDING, {"attempt": attempt, "worker": owner})
-                with_entry(where, update, events, sending, room=timeline.CLAIM_ROOM)
+                with_entry(where, update, doc.get("events") or [], sending, room=timeline.CLAIM_ROOM)
                 ops.append(UpdateOne(where, update))
-                tries[job_id] = (doc, events)
+                tries[job_id] = doc
             if not ops:
                 break
             with translated():
@@ -264,9 +264,9 @@ class JobStore:
                     won = set(tries)
                 else:  # some changed under us: which claims took?
                     won = {str(d["_id"]) for d in self._c.find(
-                        {"_id": {"$in": [d["_id"] for d, _ in tries.values()]}, "leaseOwner": eq(token)}, {"_id": 1})}
+                        {"_id": {"$in": [d["_id"] for d in tries.values()]}, "leaseOwner": eq(token)}, {"_id": 1})}
             for job_id in won:
-                doc, _ = tries[job_id]
+                doc = tries[job_id]
                 claimed[job_id] = job_of({**doc, "status": Status.SENDING.value, "attempts": int(doc.get("attempts", 0)) + 1,
                                         "leaseOwner": token})
                 tally.move(claimed[job_id].tenant, Status(doc["status"]), Status.SENDING)
@@ -274,7 +274,7 @@ class JobStore:
             if not wanted:
                 break
         else:  # still changing under us after every try: someone else is acting on these now
-            busy.update({j: doc for j, (doc, _) in tries.items() if j in wanted})
+            busy.update({j: doc for j, doc in tries.items() if j in wanted})
         self.counters.apply(tally)
         return Claims(claimed, busy)
 
@@ -358,19 +358,44 @@ class JobStore:
         """Add an entry that changes no status (a duplicate skipped, a late outcome, a message
         dead-lettered), folding and bounding the timeline; `known` is the job as just read, if
         it was. False when there is no such job, or it kept changing under every try."""
+        done = self._rewrite_timeline(job_id, lambda events: timeline.append(events, new), known, NOTE_TRIES)
+        if done is False:
+            log.warning("timeline entry not added: the job kept changing", extra={"job_id": job_id, "event": new["event"]})
+        return bool(done)
+
+    def merge_timeline(self, job_id: str, entries: list[Doc]) -> bool:
+        """Add entries kept elsewhere (an earlier release's log collection) to a job's timeline,
+        in time order, leaving out those it already has; JobNotFound if there is no such job,
+        False when it kept changing under every try."""
+        def merged(events: list[Doc]) -> Appended | None:
+            seen = {fingerprint(e) for e in events}
+            missing = [e for e in entries if fingerprint(e) not in seen]
+            return timeline.trimmed(sorted([*events, *missing], key=lambda e: e["at"])) if missing else None
+
+        done = self._rewrite_timeline(job_id, merged)
+        if done is None:
+            raise JobNotFound(job_id)
+        return done
+
+    def _rewrite_timeline(self, job_id: str, change: Callable[[list[Doc]], Appended | None],
+                          known: Doc | None = None, tries: int = CAS_TRIES) -> bool | None:
+        """Set a job's timeline to `change(timeline)` (None: leave it as it is), by a
+        compare-and-set on its length, which pushes change, and on `notes`, the count of rewrites
+        (a fold leaves the length as it was). True once done or when nothing was to change, None
+        when there is no such job, False when it kept changing under every try."""
         doc = known
-        for _ in range(NOTE_TRIES):
+        for _ in range(tries):
             if doc is None:
                 with translated():
                     doc = self._c.find_one({"_id": object_id(job_id)}, {"events": 1, "notes": 1})
                 if doc is None:
-                    return False
-            stored = doc.get("events") or []
-            after = timeline.append(stored_events(stored), new)
-            # Guarded by the timeline's length (pushes) and by `notes`, the count of entries set
-            # this way (a fold leaves the length as it was).
+                    return None
+            stored = doc.get("events")
+            after = change(stored_events(stored))
+            if after is None:
+                return True
             notes = doc.get("notes")
-            where = {"_id": doc["_id"], "events": {"$size": len(stored)},
+            where = {"_id": doc["_id"], "events": {"$exists": False} if stored is None else {"$size": len(stored)},
                      "notes": {"$exists": False} if notes is None else eq(notes)}
             update: Doc = {"$set": {"events": after.events}, "$inc": {"notes": 1}}
             if after.dropped:
@@ -379,32 +404,6 @@ class JobStore:
                 if self._c.update_one(where, update).modified_count:
                     return True
             doc = None
-        log.warning("timeline entry not added: the job kept changing", extra={"job_id": job_id, "event": new["event"]})
-        return False
-
-    def merge_timeline(self, job_id: str, entries: list[Doc]) -> bool:
-        """Add entries kept elsewhere (an earlier release's log collection) to a job's timeline,
-        in time order, leaving out those it already has; JobNotFound if there is no such job,
-        False when it kept changing under every try."""
-        for _ in range(CAS_TRIES):
-            with translated():
-                doc = self._c.find_one({"_id": object_id(job_id)}, {"events": 1})
-            if doc is None:
-                raise JobNotFound(job_id)
-            stored = doc.get("events") or []
-            current = stored_events(stored)
-            seen = {fingerprint(e) for e in current}
-            new = [e for e in entries if fingerprint(e) not in seen]
-            if not new:
-                return True
-            cut = timeline.trimmed(sorted([*current, *new], key=lambda e: e["at"]))
-            where = {"_id": doc["_id"], "events": {"$size": len(stored)} if stored else {"$exists": False}}
-            update: Doc = {"$set": {"events": cut.events}}
-            if cut.dropped:
-                update["$inc"] = {"eventsDropped": cut.dropped}
-            with translated():
-                if self._c.update_one(where, update).modified_count:
-                    return True
         return False
 
     def drop_fields(self, names: Iterable[str]) -> int:

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
+from shared import timeline
 from shared.migration import LOGS, migrate
-from shared.states import Status
+from shared.states import Event, Status
 from tests.conftest import events
 
 T0 = datetime(2026, 11, 20, 9, 0, 0, 123000, tzinfo=UTC)
@@ -57,3 +58,9 @@ def test_entries_already_moved_are_not_added_twice(deps):
     old_log(db, str(job), "queued", 1, queue="notification-jobs")  # as if the delete had not happened
     assert migrate(deps).entries == 1
     assert events(deps, str(job)) == ["created", "queued"]
+
+
+def test_an_entry_is_noted_on_an_old_job_that_has_no_timeline_yet(deps):
+    job = old_job(deps.jobs.client[deps.settings.mongodb_db], "sent")
+    assert deps.jobs.note(str(job), timeline.entry(Event.DUPLICATE_SKIPPED, {"reason": "finished"}))
+    assert events(deps, str(job)) == ["duplicate_skipped"]
