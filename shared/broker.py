@@ -57,7 +57,6 @@ class Link:
     """
 
     def __init__(self, url: str, *, heartbeat: int | None = None, timeout_s: float = 5, quiet_s: float = 0.0) -> None:
-        self.url = url
         self._params = parameters(url, heartbeat=heartbeat, timeout_s=timeout_s)
         self._quiet_s = quiet_s
         self._down_until = 0.0

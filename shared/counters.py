@@ -22,6 +22,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.collection import Collection
 
 from shared.errors import Duplicate, StoreError
+from shared.jobdocs import eq
 from shared.mongo import translated
 from shared.states import Status
 
@@ -140,7 +141,7 @@ class CounterStore:
     def series(self, tenant: str, since_s: int, until_s: int) -> dict[int, Doc]:
         """A tenant's per-second sent and failed counts in [since_s, until_s), by second."""
         with translated():
-            docs = self._c.find({"tenant": {"$eq": tenant}, "second": {"$gte": since_s, "$lt": until_s}})
+            docs = self._c.find({"tenant": eq(tenant), "second": {"$gte": since_s, "$lt": until_s}})
             return {int(d["second"]): d for d in docs}
 
     def prune(self, before_s: int) -> int:
