@@ -55,10 +55,9 @@ def handle_batch(messages: list[Message], deps: Deps, *, hold_s: float = 0.0) ->
     verdict = fold([decide(r, m.deliveries, deps.settings.delivery_limit) for r, m in zip(results, messages, strict=True)])
     for index, reason in verdict.dead_letters:
         dead_letter(deps, messages[index], reason)
+    dead = {index for index, _ in verdict.dead_letters}
     if not verdict.ack_all:
-        dead = {index for index, _ in verdict.dead_letters}
         failure = next(r for i, r in enumerate(results) if isinstance(r, BaseException) and i not in dead)
         log.warning("batch handed back to the broker", extra={"messages": len(messages), "error": type(failure).__name__})
         raise failure
-    dead = {index for index, _ in verdict.dead_letters}
     return [DEAD_LETTERED if index in dead else str(result) for index, result in enumerate(results)]
