@@ -37,7 +37,6 @@ from shared.errors import (
     TransientProviderError,
     WavecomError,
 )
-from shared.masking import mask_recipient
 from shared.metrics import PROVIDER_LATENCY, RETRIES
 from shared.model import Job
 from shared.providers import Receipt
@@ -108,8 +107,7 @@ def deliver(deps: Deps, job_ids: list[str], requests: Mapping[str, str | None] |
 
 def _fields(job: Job, requests: Mapping[str, str | None]) -> dict[str, Any]:
     """A job's fields in a log line: id, channel, masked recipient, attempt, request id."""
-    return {"job_id": job.id, "type": job.type, "recipient": mask_recipient(job.recipient),
-            "attempt": job.attempts, "request_id": requests.get(job.id)}
+    return {**job.log_fields(), "attempt": job.attempts, "request_id": requests.get(job.id)}
 
 
 _senders: ThreadPoolExecutor | None = None

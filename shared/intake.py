@@ -9,7 +9,6 @@ from shared.bootstrap import Deps
 from shared.errors import BrokerUnavailable
 from shared.groupcommit import Batcher
 from shared.jobdocs import DEFAULT_TENANT
-from shared.masking import mask_recipient
 from shared.model import Job, NewJob
 from shared.states import Status
 
@@ -39,9 +38,9 @@ def create_jobs(deps: Deps, news: list[NewJob], tenant: str = DEFAULT_TENANT) ->
     queued = queue_jobs(deps, [job.id for job in jobs], tenant)
     if not queued:
         for job in jobs:
-            log.warning("job accepted but not queued yet", extra=_fields(job))
+            log.warning("job accepted but not queued yet", extra=job.log_fields())
     elif len(jobs) == 1:
-        log.info("job accepted", extra=_fields(jobs[0]))
+        log.info("job accepted", extra=jobs[0].log_fields())
     else:  # one line for a batch: a line per job would cost more than storing it
         log.info("jobs accepted", extra={"jobs": len(jobs), "first_job_id": jobs[0].id, "last_job_id": jobs[-1].id})
     return [dataclasses.replace(job, status=Status.QUEUED) for job in jobs] if queued else jobs
@@ -71,7 +70,3 @@ def create_job(deps: Deps, new: NewJob, tenant: str = DEFAULT_TENANT) -> Job:
     if deps.creates is not None:
         return deps.creates.submit((new, tenant))
     return create_jobs(deps, [new], tenant)[0]
-
-
-def _fields(job: Job) -> dict[str, str]:
-    return {"job_id": job.id, "type": job.type, "recipient": mask_recipient(job.recipient)}

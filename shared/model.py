@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.clock import iso
+from shared.masking import mask_recipient
 from shared.states import Event, Status
 
 
@@ -54,6 +55,10 @@ class Job:
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
         }
+
+    def log_fields(self) -> dict[str, Any]:
+        """What a log line says of the job: its id, channel and masked recipient, never more."""
+        return {"job_id": self.id, "type": self.type, "recipient": mask_recipient(self.recipient)}
 
     def summary(self) -> dict[str, Any]:
         """The fields a create answers with."""
