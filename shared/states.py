@@ -17,6 +17,8 @@ class Status(StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SCHEDULED = "scheduled"  # waiting for its `sendAt`
+    EXPIRED = "expired"  # not handed to a provider before its `expiresAt`; never sent
 
 
 class Event(StrEnum):
@@ -33,25 +35,36 @@ class Event(StrEnum):
     DUPLICATE_SKIPPED = "duplicate_skipped"
     LEASE_EXPIRED = "lease_expired"
     DEAD_LETTERED = "dead_lettered"
+    SCHEDULED = "scheduled"
+    EXPIRED = "expired"
 
 
 # Allowed moves. A claim (-> sending) accepts `pending` because the worker can receive the
-# message before the API has marked the job `queued`, and `retrying` because the delayed
-# message of a retry comes back to a job still in that status. `sending -> pending` is a lease
-# that expired (the worker died mid-send): the outbox publishes the job again. `failed ->
-# pending` is a manual retry. A job that is not being sent can be cancelled.
+# message before the API has marked the job `queued`, `retrying` because the delayed message of
+# a retry comes back to a job still in that status, and a due `scheduled` job because the
+# sweeper that releases it publishes before it marks it `queued` (shared.deadlines.verdict says
+# which claimable jobs are due and which have expired). `sending -> pending` is a lease that
+# expired (the worker died mid-send): the outbox publishes the job again. `failed -> pending` is
+# a manual retry. A job that is not being sent can be cancelled. A job waiting for a delivery
+# attempt expires once its `expiresAt` passes, and so does a sending one whose retry could not
+# start before it.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED}),
-    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED}),
-    Status.SENDING: frozenset({Status.SENT, Status.RETRYING, Status.FAILED, Status.PENDING}),
-    Status.RETRYING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED}),
+    Status.SCHEDULED: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
+    Status.PENDING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
+    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
+    Status.SENDING: frozenset({Status.SENT, Status.RETRYING, Status.FAILED, Status.PENDING, Status.EXPIRED}),
+    Status.RETRYING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
     Status.SENT: frozenset(),
     Status.FAILED: frozenset({Status.PENDING}),
     Status.CANCELLED: frozenset(),
+    Status.EXPIRED: frozenset(),
 }
 
 # No delivery moves a job out of these; a message that finds one is a duplicate.
-TERMINAL: frozenset[Status] = frozenset({Status.SENT, Status.FAILED, Status.CANCELLED})
+TERMINAL: frozenset[Status] = frozenset({Status.SENT, Status.FAILED, Status.CANCELLED, Status.EXPIRED})
+
+# Jobs waiting for a delivery attempt: what an expiry ends without a provider call.
+WAITING: frozenset[Status] = frozenset({Status.SCHEDULED, Status.PENDING, Status.QUEUED, Status.RETRYING})
 
 
 def sources_of(target: Status) -> frozenset[Status]:

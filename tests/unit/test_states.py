@@ -3,7 +3,7 @@
 import pytest
 
 from shared.errors import IllegalTransition
-from shared.states import TERMINAL, TRANSITIONS, Status, can_move, check_move, sources_of
+from shared.states import TERMINAL, TRANSITIONS, WAITING, Status, can_move, check_move, sources_of
 
 
 def test_the_happy_path_is_allowed():
@@ -11,12 +11,20 @@ def test_the_happy_path_is_allowed():
         assert can_move(Status(a), Status(b))
 
 
-def test_a_claim_accepts_pending_queued_and_retrying_only():
-    assert sources_of(Status.SENDING) == {Status.PENDING, Status.QUEUED, Status.RETRYING}
+def test_a_claim_accepts_the_waiting_statuses_only():
+    # A scheduled job only once it is due: shared.deadlines.verdict decides that.
+    assert sources_of(Status.SENDING) == WAITING == {Status.SCHEDULED, Status.PENDING, Status.QUEUED, Status.RETRYING}
 
 
-def test_a_sending_job_ends_sent_retrying_or_failed_or_goes_back_to_pending_on_lease_expiry():
-    assert TRANSITIONS[Status.SENDING] == {Status.SENT, Status.RETRYING, Status.FAILED, Status.PENDING}
+def test_a_sending_job_ends_or_goes_back_to_pending_on_lease_expiry():
+    assert TRANSITIONS[Status.SENDING] == {Status.SENT, Status.RETRYING, Status.FAILED, Status.PENDING,
+                                           Status.EXPIRED}
+
+
+def test_every_waiting_job_can_expire_and_a_scheduled_one_is_released_as_queued():
+    assert sources_of(Status.EXPIRED) == WAITING | {Status.SENDING}
+    assert can_move(Status.SCHEDULED, Status.QUEUED)
+    assert not can_move(Status.SCHEDULED, Status.PENDING)
 
 
 def test_retrying_can_go_back_to_queued():
@@ -29,12 +37,12 @@ def test_only_a_failed_job_can_be_retried_by_hand():
 
 
 def test_a_job_can_be_cancelled_until_it_is_being_sent():
-    assert sources_of(Status.CANCELLED) == {Status.PENDING, Status.QUEUED, Status.RETRYING}
+    assert sources_of(Status.CANCELLED) == {Status.SCHEDULED, Status.PENDING, Status.QUEUED, Status.RETRYING}
 
 
-def test_sent_and_cancelled_go_nowhere():
-    assert TERMINAL == {Status.SENT, Status.FAILED, Status.CANCELLED}
-    for status in (Status.SENT, Status.CANCELLED):
+def test_sent_cancelled_and_expired_go_nowhere():
+    assert TERMINAL == {Status.SENT, Status.FAILED, Status.CANCELLED, Status.EXPIRED}
+    for status in (Status.SENT, Status.CANCELLED, Status.EXPIRED):
         for target in Status:
             assert not can_move(status, target)
 
@@ -42,7 +50,8 @@ def test_sent_and_cancelled_go_nowhere():
 @pytest.mark.parametrize(
     "current,target",
     [("queued", "sent"), ("pending", "failed"), ("sent", "queued"), ("failed", "sending"), ("queued", "queued"),
-     ("sending", "cancelled"), ("cancelled", "pending")],
+     ("sending", "cancelled"), ("cancelled", "pending"), ("expired", "queued"), ("sent", "expired"),
+     ("scheduled", "sent")],
 )
 def test_illegal_moves_are_refused(current, target):
     with pytest.raises(IllegalTransition) as info:
