@@ -10,9 +10,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a provider returns for an accepted message."""
+    """What a provider returns for an accepted message: the provider's id for it."""
 
-    provider: str
     message_id: str
 
 
@@ -23,6 +22,7 @@ class Provider(ABC):
     none can. Error messages must not contain the recipient or the message body.
     """
 
+    name: str  # as configuration, events and metrics name it: mock, mock2, ses, sns
     channel: str
 
     @abstractmethod

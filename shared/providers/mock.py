@@ -1,4 +1,6 @@
-"""Mock providers: simulated latency and failures, and a record of what they delivered.
+"""Mock providers: simulated latency and failures, and a record of what they delivered. There are
+two per channel, `mock` and `mock2`, each with its own settings, so failing over from one to the
+other can be tried and tested.
 
 Conventions a user can rely on (documented in the README):
 - a recipient the provider rejects fails at once, without retry: an email address whose local
@@ -7,7 +9,9 @@ Conventions a user can rely on (documented in the README):
 - `metadata.mockFailures = N` makes the first N attempts of that job fail transiently and the
   next one succeed: the random failures below do not apply to such a job;
 - otherwise each attempt fails transiently with probability WAVECOM_MOCK_FAILURE_RATE; with
-  WAVECOM_MOCK_SEED set the outcome is a pure function of (seed, job id, attempt).
+  WAVECOM_MOCK_SEED set the outcome is a pure function of (seed, job id, attempt);
+- while the file named by WAVECOM_MOCK_DOWN_FILE (for `mock2`, WAVECOM_MOCK2_DOWN_FILE) exists,
+  every call fails transiently: an outage, switched on and off from outside the process.
 With WAVECOM_MOCK_LEDGER set, every delivery is also appended to that file as a JSON line, so
 deliveries can be counted across worker processes.
 """
@@ -49,6 +53,7 @@ class Delivery:
     attempt: int
     message_id: str
     at: str
+    provider: str = "mock"
 
 
 class MockProvider(Provider):
@@ -58,13 +63,17 @@ class MockProvider(Provider):
         self,
         channel: str,
         *,
+        name: str = "mock",
         latency_ms: int = 20,
         failure_rate: float = 0.1,
         seed: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         ledger: Path | None = None,
+        down_file: Path | None = None,
     ) -> None:
+        self.name = name
         self.channel = channel
+        self.down_file = down_file
         self.latency_ms = latency_ms
         self.failure_rate = failure_rate
         self.seed = seed
@@ -90,6 +99,8 @@ class MockProvider(Provider):
         """Simulate one delivery attempt."""
         if self.latency_ms:
             self._sleep(self.latency_ms / 1000)
+        if self.down_file is not None and self.down_file.exists():
+            raise TransientProviderError(f"{self.name} {self.channel} provider is down")
         if rejects(self.channel, recipient):
             raise PermanentProviderError(f"mock {self.channel} provider rejected the recipient")
         forced = metadata.get("mockFailures")
@@ -98,12 +109,12 @@ class MockProvider(Provider):
             raise TransientProviderError(f"mock {self.channel} provider unavailable (forced failure {attempt})")
         if scripted is None and self._unlucky(job_id, attempt):
             raise TransientProviderError(f"mock {self.channel} provider timed out")
-        receipt = Receipt(provider=f"mock-{self.channel}", message_id=f"{random.getrandbits(128):032x}")
+        receipt = Receipt(message_id=f"{random.getrandbits(128):032x}")
         with self._lock:
             self.deliveries.append(job_id)
             if self.ledger is not None:
                 # One short O_APPEND write per line: several worker processes can share the file.
-                delivery = Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now()))
+                delivery = Delivery(job_id, attempt, receipt.message_id, clock.iso(clock.now()), self.name)
                 with self.ledger.open("a") as f:
                     f.write(json.dumps(dataclasses.asdict(delivery)) + "\n")
         return receipt
@@ -114,14 +125,20 @@ class MockProvider(Provider):
             return self.deliveries.count(job_id)
 
 
-def mock_providers(
-    latency_ms: int, failure_rate: float, seed: int | None = None, ledger: Path | None = None
-) -> dict[str, Provider]:
-    """One mock provider per channel, sharing the same settings."""
-    return {
-        channel: MockProvider(channel, latency_ms=latency_ms, failure_rate=failure_rate, seed=seed, ledger=ledger)
-        for channel in ("email", "sms", "push")
-    }
+@dataclass(frozen=True)
+class MockSettings:
+    """How one mock provider behaves."""
+
+    latency_ms: int = 20
+    failure_rate: float = 0.1
+    down_file: Path | None = None
+
+
+def mock_provider(channel: str, name: str, mock: MockSettings, seed: int | None = None,
+                  ledger: Path | None = None) -> MockProvider:
+    """The mock provider `name` (`mock` or `mock2`) of a channel."""
+    return MockProvider(channel, name=name, latency_ms=mock.latency_ms, failure_rate=mock.failure_rate, seed=seed,
+                        ledger=ledger, down_file=mock.down_file)
 
 
 def read_ledger(path: Path) -> list[Delivery]:

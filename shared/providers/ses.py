@@ -50,6 +50,7 @@ def subject_of(metadata: Mapping[str, Any], default: str) -> str:
 class SesEmailProvider(Provider):
     """Sends email with SES from `sender`, optionally through a configuration set."""
 
+    name = "ses"
     channel = "email"
 
     def __init__(
@@ -95,4 +96,4 @@ class SesEmailProvider(Provider):
             request["ConfigurationSetName"] = self.configuration_set
         with ERRORS.translated():
             response = self.client.send_email(**request)
-        return Receipt(provider="ses", message_id=response["MessageId"])
+        return Receipt(message_id=response["MessageId"])

@@ -57,6 +57,8 @@ def _string(value: str) -> MessageAttributeValueTypeDef:
 class _SnsProvider(Provider):
     """The SNS client both channels use, made on first use."""
 
+    name = "sns"
+
     def __init__(self, region: str, pool: int, client: SNSClient | None) -> None:
         self._client = LazyClient(lambda: client or _new_client(region, pool))
 
@@ -87,7 +89,7 @@ class SnsSmsProvider(_SnsProvider):
         attributes = {**self.attributes, JOB_ATTRIBUTE: _string(job_id)}
         with ERRORS.translated():
             response = self.client.publish(PhoneNumber=recipient, Message=message, MessageAttributes=attributes)
-        return Receipt(provider="sns", message_id=response["MessageId"])
+        return Receipt(message_id=response["MessageId"])
 
 
 class SnsPushProvider(_SnsProvider):
@@ -117,7 +119,7 @@ class SnsPushProvider(_SnsProvider):
             except ClientError:
                 self._forget(recipient)  # a deleted or disabled endpoint is looked up afresh next time
                 raise
-        return Receipt(provider="sns", message_id=response["MessageId"])
+        return Receipt(message_id=response["MessageId"])
 
     def _endpoint(self, recipient: str) -> str:
         if recipient.startswith("arn:"):

@@ -12,7 +12,7 @@ def test_the_lambda_requirements_are_the_pins_functions_and_shared_import():
     requirements = dict(line.split("==") for line in package.lambda_requirements())
     pins = {name: str(r.specifier).removeprefix("==") for name, r in package.pinned_dependencies().items()}
     for name in ("pymongo", "pika", "pydantic", "tenacity", "python-json-logger", "prometheus-client",
-                 "email-validator", "phonenumbers"):
+                 "email-validator", "phonenumbers", "pyrate-limiter"):
         assert requirements[name] == pins[name]
     # What only the local runner, the dashboard build or the benchmark use stays out, and so
     # does Chalice, whose runtime Chalice adds to the zip itself.
