@@ -11,6 +11,12 @@ def now() -> datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
+def as_utc_ms(t: datetime) -> datetime:
+    """An aware time in UTC, truncated to milliseconds."""
+    t = t.astimezone(UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
 def iso(t: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, e.g. 2026-11-24T13:05:01.123Z."""
     if t.tzinfo is None:

@@ -20,7 +20,7 @@ from bson.errors import InvalidId
 from shared import clock, timeline
 from shared.errors import JobNotFound
 from shared.masking import mask_recipient
-from shared.model import Job, NewJob
+from shared.model import Job, NewJob, Priority
 from shared.states import Event, Status
 
 Doc = dict[str, Any]
@@ -73,6 +73,10 @@ def job_of(doc: Doc) -> Job:
         last_error=doc.get("lastError"),
         created_at=doc["createdAt"],
         updated_at=doc["updatedAt"],
+        priority=Priority(doc.get("priority") or Priority.NORMAL),
+        send_at=doc.get("sendAt"),
+        expires_at=doc.get("expiresAt"),
+        ttl_seconds=doc.get("ttlSeconds"),
     )
 
 
@@ -90,10 +94,12 @@ def with_entry(where: Doc, update: Doc, stored: list[Any], new: Doc, room: int =
 
 
 def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
-    """The document of a new `pending` job with its `created` entry."""
+    """The document of a new job with its `created` entry: `scheduled` (with its `scheduled`
+    entry) when it is to be sent later, else `pending`. Its times are kept as dates for the API
+    and as epoch milliseconds for the sweeper's and the claim's comparisons."""
     t = clock.now()
     created = timeline.entry(Event.CREATED, {"type": new.type, "recipient": mask_recipient(new.recipient)}, t)
-    return {
+    doc: Doc = {
         "tenant": tenant,
         "type": new.type,
         "recipient": new.recipient,
@@ -109,6 +115,16 @@ def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         "updatedAt": t,
         "events": [created],
     }
+    if new.priority is not Priority.NORMAL:  # absent: normal
+        doc["priority"] = new.priority.value
+    if new.expires_at is not None:
+        doc |= {"expiresAt": new.expires_at, "expiresAtMs": clock.epoch_ms_of(new.expires_at)}
+    if new.ttl_seconds is not None:
+        doc["ttlSeconds"] = new.ttl_seconds
+    if new.send_at is not None and new.send_at > t:
+        doc |= {"status": Status.SCHEDULED.value, "sendAt": new.send_at, "sendAtMs": clock.epoch_ms_of(new.send_at)}
+        doc["events"].append(timeline.entry(Event.SCHEDULED, {"sendAt": clock.iso(new.send_at)}, t))
+    return doc
 
 
 def fingerprint(entry: Doc) -> tuple[str, str, str]:

@@ -65,11 +65,9 @@ RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?
 _WHOLE_NUMBER = r"^-?[0-9]+$"
 
 
-def _rfc3339(value: Any) -> Any:
-    """A query string's time as RFC 3339 writes it, and nothing else (no epoch numbers)."""
-    if not isinstance(value, str):
-        return value
-    if not re.fullmatch(RFC3339, value):
+def rfc3339_time(value: Any) -> Any:
+    """A time as RFC 3339 writes it (a query string's, a body's), and nothing else (no epoch numbers)."""
+    if not isinstance(value, str) or not re.fullmatch(RFC3339, value):
         raise PydanticCustomError("datetime_parsing", "not an RFC 3339 time")
     text = value.upper()
     if text[17:19] == "60":  # a leap second: the last instant of its minute
@@ -95,7 +93,7 @@ class ListQuery(BaseModel):
     status: Status | None = None
     type: Literal["email", "sms", "push"] | None = None
     recipient: str | None = Field(default=None, min_length=1, max_length=512)
-    since: Annotated[AwareDatetime, BeforeValidator(_rfc3339)] | None = None
+    since: Annotated[AwareDatetime, BeforeValidator(rfc3339_time)] | None = None
     limit: Annotated[int, BeforeValidator(_whole_number)] = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT)
     # The document states the pattern; decoding decides (it also reads the older form).
     cursor: str | None = Field(default=None, json_schema_extra={"pattern": CURSOR_PATTERN})

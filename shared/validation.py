@@ -5,14 +5,28 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from shared import clock, deadlines
 from shared.errors import FieldError, PayloadTooLarge, ValidationFailed
-from shared.model import NewJob
+from shared.model import NewJob, Priority
+from shared.querying import rfc3339_time
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH_ITEMS = 1000
@@ -97,8 +111,12 @@ def message_problem(channel: str, message: str) -> str | None:
     return None
 
 
+Time = Annotated[AwareDatetime, BeforeValidator(rfc3339_time)]
+TIME_HINT = "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z"
+
+
 class CreateNotification(BaseModel):
-    """The body of `POST /api/notifications` (shapes only; channel rules follow)."""
+    """The body of `POST /api/notifications` (shapes only; channel rules and times follow)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +124,23 @@ class CreateNotification(BaseModel):
     recipient: StrictStr = Field(min_length=1, max_length=MAX_RECIPIENT_CHARS)
     message: StrictStr
     metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: Literal["high", "normal", "low"] = Field(
+        default="normal", description="Its lane: high is sent before normal, normal before low.")
+    sendAt: Time | None = Field(default=None, description="When to send it, at most 30 days ahead; "
+                                "until then it is `scheduled` and can be cancelled. Omitted or past: at once.")
+    expiresAt: Time | None = Field(default=None, description="When it may no longer be sent: not handed to a "
+                                   "provider by then, it ends `expired`. Not with ttlSeconds.")
+    ttlSeconds: StrictInt | None = Field(default=None, ge=1, le=deadlines.MAX_TTL_SECONDS,
+                                         description="Seconds it may still be sent, from sendAt when given, else "
+                                                     "from the create; then as expiresAt. Not with expiresAt.")
+
+    @field_validator("sendAt", "expiresAt", "ttlSeconds", mode="before")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        """Left out means none; a null given is refused, as the document says."""
+        if value is None:
+            raise PydanticCustomError("null_given", "must be left out rather than null")
+        return value
 
 
 _MESSAGES = {
@@ -114,17 +149,27 @@ _MESSAGES = {
     "string_type": "must be a string",
     "dict_type": "must be a JSON object",
     "extra_forbidden": "is not a known field",
+    "datetime_parsing": TIME_HINT,
+    "datetime_from_date_parsing": TIME_HINT,
+    "datetime_type": TIME_HINT,
+    "timezone_aware": TIME_HINT,
+    "null_given": "must be left out rather than null",
+}
+# Messages of one field that differ from the same error elsewhere.
+_FIELD_MESSAGES = {
+    "priority": {"literal_error": "must be one of: " + ", ".join(p.value for p in Priority)},
+    "ttlSeconds": dict.fromkeys(("int_type", "greater_than_equal", "less_than_equal"),
+                                f"must be a whole number of seconds from 1 to {deadlines.MAX_TTL_SECONDS}"),
 }
 
 
 def _shape_errors(error: ValidationError) -> list[FieldError]:
-    return [
-        FieldError(
-            ".".join(str(part) for part in item["loc"]) or "body",
-            _MESSAGES.get(item["type"], item["msg"]),
-        )
-        for item in error.errors()
-    ]
+    errors = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        message = _FIELD_MESSAGES.get(name, {}).get(item["type"]) or _MESSAGES.get(item["type"], item["msg"])
+        errors.append(FieldError(name, message))
+    return errors
 
 
 def _is_text(value: str) -> bool:
@@ -203,6 +248,22 @@ def validate_create(payload: Any) -> NewJob:
         shape = _shape_errors(e)
         reported = {f.field for f in shape}
         raise ValidationFailed(shape + [f for f in errors if f.field not in reported]) from None
+    send_at, expires_at = _utc(req.sendAt, "sendAt", errors), _utc(req.expiresAt, "expiresAt", errors)
     if errors:
         raise ValidationFailed(errors)
-    return NewJob(type=req.type, recipient=req.recipient, message=req.message, metadata=req.metadata)
+    asked = deadlines.resolve(send_at, expires_at, req.ttlSeconds, clock.now())
+    errors += [FieldError(name, message) for name, message in asked.problems]
+    if errors:
+        raise ValidationFailed(errors)
+    return NewJob(type=req.type, recipient=req.recipient, message=req.message, metadata=req.metadata,
+                  priority=Priority(req.priority), send_at=asked.send_at, expires_at=asked.expires_at,
+                  ttl_seconds=req.ttlSeconds)
+
+
+def _utc(t: datetime | None, name: str, errors: list[FieldError]) -> datetime | None:
+    """A time in UTC to the millisecond, as the store keeps it; a problem when UTC cannot hold it."""
+    try:
+        return None if t is None else clock.as_utc_ms(t)
+    except OverflowError:
+        errors.append(FieldError(name, "must fall within the years 1 to 9999 in UTC"))
+        return None

@@ -6,8 +6,8 @@ SMS = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 12
 
 
 def test_unknown_body_fields_are_refused(api):
-    r = api.post("/api/notifications", json={**SMS, "priority": "high"})
-    assert r.status_code == 400 and r.json()["errors"] == [{"field": "priority", "message": "is not a known field"}]
+    r = api.post("/api/notifications", json={**SMS, "urgency": "high"})
+    assert r.status_code == 400 and r.json()["errors"] == [{"field": "urgency", "message": "is not a known field"}]
 
 
 def test_operator_objects_are_refused_wherever_a_string_belongs(api, deps):

@@ -147,3 +147,35 @@ def test_metadata_numbers_of_either_kind_must_fit_in_64_bits():
 @pytest.mark.parametrize("key", ["", "a", "a$", "ünïcode key"])
 def test_metadata_keys_the_document_allows_are_taken(key):
     validate_create(make_body(metadata={key: {key: 1}}))
+
+
+def test_priority_and_times_are_read_into_the_new_job():
+    job = validate_create(make_body(priority="high", ttlSeconds=300))
+    assert job.priority == "high" and job.send_at is None and job.ttl_seconds == 300
+    assert job.expires_at is not None and validate_create(make_body()).priority == "normal"
+
+
+def test_a_send_time_is_kept_in_utc_to_the_millisecond():
+    from datetime import UTC, datetime, timedelta
+
+    ahead = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=123456)
+    job = validate_create(make_body(sendAt=ahead.astimezone().isoformat()))
+    assert job.send_at == ahead.replace(microsecond=123000) and job.send_at.tzinfo == UTC
+
+
+@pytest.mark.parametrize(("overrides", "field", "says"), [
+    ({"priority": "urgent"}, "priority", "must be one of: high, normal, low"),
+    ({"sendAt": "tomorrow"}, "sendAt", "must be an ISO-8601 time with a zone"),
+    ({"sendAt": "2026-11-24T13:05:01"}, "sendAt", "must be an ISO-8601 time with a zone"),
+    ({"sendAt": 1764000000}, "sendAt", "must be an ISO-8601 time with a zone"),
+    ({"sendAt": "2999-01-01T00:00:00Z"}, "sendAt", "must be at most 30 days ahead"),
+    ({"expiresAt": "2020-01-01T00:00:00Z"}, "expiresAt", "must be in the future"),
+    ({"expiresAt": "0001-01-01T00:00:00+01:00"}, "expiresAt", "must fall within the years 1 to 9999"),
+    ({"ttlSeconds": 0}, "ttlSeconds", "must be a whole number of seconds from 1 to 604800"),
+    ({"ttlSeconds": 604801}, "ttlSeconds", "must be a whole number of seconds"),
+    ({"ttlSeconds": "60"}, "ttlSeconds", "must be a whole number of seconds"),
+    ({"ttlSeconds": True}, "ttlSeconds", "must be a whole number of seconds"),
+    ({"ttlSeconds": 60, "expiresAt": "2999-01-01T00:00:00Z"}, "ttlSeconds", "give expiresAt or ttlSeconds, not both"),
+])
+def test_bad_priorities_and_times_name_their_field(overrides, field, says):
+    assert fields_of(make_body(**overrides))[field].startswith(says)
