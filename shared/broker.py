@@ -18,7 +18,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from shared import context
 from shared.errors import BrokerUnavailable
-from shared.topology import Topology
+from shared.model import Priority
+from shared.topology import LANES, Topology
 
 PERSISTENT = pika.DeliveryMode.Persistent
 REASON_HEADER = "x-wavecom-reason"
@@ -116,8 +117,9 @@ class Link:
 
 
 def declare(channel: BlockingChannel, topology: Topology) -> None:
-    """Declare the main and dead-letter queues (idempotent)."""
-    channel.queue_declare(topology.queue, durable=True, arguments=topology.main_arguments())
+    """Declare the lanes and the dead-letter queue (idempotent)."""
+    for lane in LANES:
+        channel.queue_declare(topology.lane(lane), durable=True, arguments=topology.lane_arguments())
     channel.queue_declare(topology.dead, durable=True, arguments=topology.dead_arguments())
 
 
@@ -160,21 +162,22 @@ class Publisher:
         self._declared: set[tuple[int, str]] = set()  # (connection generation, delay queue)
 
     @_once_more
-    def publish_jobs(self, job_ids: list[str], *, delay_ms: int = 0,
+    def publish_jobs(self, job_ids: list[str], *, lanes: Mapping[str, Priority] | None = None, delay_ms: int = 0,
                      request_ids: Mapping[str, str | None] | None = None) -> None:
-        """Queue jobs now, or after `delay_ms` through its delay queue, in one AMQP transaction:
-        one round trip for all of them. Each message carries the id of the request that created
-        its job (`request_ids`, else the current one). If the commit fails none count (the jobs
-        stay as they are stored, for the sweeper or a redelivery)."""
+        """Queue jobs in their lanes (`lanes`, else normal) now, or after `delay_ms` (a rung of
+        the ladder) through their lanes' delay queues, in one AMQP transaction: one round trip
+        for all of them. Each message carries the id of the request that created its job
+        (`request_ids`, else the current one). If the commit fails none count (the jobs stay as
+        they are stored, for the sweeper or a redelivery)."""
         current = _properties(_with_request_id({}))
-        request_ids = request_ids or {}
+        request_ids, lanes = request_ids or {}, lanes or {}
         with self._lock, self._link.using():
-            queue = self._queue(delay_ms)
+            queues = {lane: self._queue(delay_ms, lane) for lane in {lanes.get(j, Priority.NORMAL) for j in job_ids}}
             channel = self._link.channel("tx", lambda c: c.tx_select())
             for job_id in job_ids:
                 request_id = request_ids.get(job_id)
                 properties = current if request_id is None else _properties({context.MESSAGE_HEADER: request_id})
-                channel.basic_publish("", queue, job_message(job_id), properties)
+                channel.basic_publish("", queues[lanes.get(job_id, Priority.NORMAL)], job_message(job_id), properties)
             channel.tx_commit()
 
     @_once_more
@@ -193,14 +196,12 @@ class Publisher:
 
         return self._link.channel("confirm", setup)
 
-    def _queue(self, delay_ms: int) -> str:
-        """The queue a message with this delay goes to, declared once per connection."""
+    def _queue(self, delay_ms: int, lane: Priority) -> str:
+        """The queue a message of `lane` with this delay goes to, declared once per connection."""
         channel = self._confirming()  # declares the topology on a fresh connection
-        if delay_ms <= 0:
-            return self.topology.queue
-        queue = self.topology.delay(delay_ms)
-        if (self._link.generation, queue) not in self._declared:
-            channel.queue_declare(queue, durable=True, arguments=self.topology.delay_arguments(delay_ms))
+        queue = self.topology.delay(delay_ms, lane)
+        if delay_ms > 0 and (self._link.generation, queue) not in self._declared:
+            channel.queue_declare(queue, durable=True, arguments=self.topology.delay_arguments(delay_ms, lane))
             self._declared.add((self._link.generation, queue))
         return queue
 

@@ -1,24 +1,34 @@
-"""Queue names and arguments: every queue derives from the one main queue name."""
+"""Queue names and arguments: every queue derives from the one main queue name.
+
+Three priority lanes, `<queue>.high`, `<queue>` (normal) and `<queue>.low`, each consumed on
+its own; each lane has its delay queues `<lane>.retry.<ms>` (one per rung of the retry ladder,
+made when first used) that dead-letter back to that lane, and every lane dead-letters poison
+messages to the one `<queue>.dead`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from shared.model import Priority
+from shared.retry import LADDER_MS
+
 # Quorum queues: replicated and fsynced by RabbitMQ, with a native delivery count
 # (x-delivery-limit) that bounds poison messages, and at-least-once dead-lettering so a
-# message moving from a delay queue back to the main queue cannot be lost on the way.
+# message moving from a delay queue back to its lane cannot be lost on the way.
 _QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 _SAFE_DEAD_LETTERING: dict[str, Any] = {
     "x-dead-letter-exchange": "",
     "x-dead-letter-strategy": "at-least-once",
     "x-overflow": "reject-publish",
 }
+LANES: tuple[Priority, ...] = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
 
 
 @dataclass(frozen=True)
 class Topology:
-    """The queues of one stack: `<queue>`, `<queue>.retry.<ms>` and `<queue>.dead`."""
+    """The queues of one stack: its lanes, their delay queues, and `<queue>.dead`."""
 
     queue: str = "notification-jobs"
     delivery_limit: int = 5
@@ -28,12 +38,21 @@ class Topology:
         """The dead-letter queue for poison messages."""
         return f"{self.queue}.dead"
 
-    def delay(self, delay_ms: int) -> str:
-        """The delay queue that holds a message for `delay_ms` before the main queue."""
-        return f"{self.queue}.retry.{delay_ms}"
+    def lane(self, priority: Priority = Priority.NORMAL) -> str:
+        """The queue of a priority lane: `<queue>.high`, `<queue>`, `<queue>.low`."""
+        return self.queue if priority is Priority.NORMAL else f"{self.queue}.{priority.value}"
 
-    def main_arguments(self) -> dict[str, Any]:
-        """Arguments of the main queue."""
+    def delay(self, delay_ms: int, priority: Priority = Priority.NORMAL) -> str:
+        """The queue that holds a message of a lane for `delay_ms` (a rung) before the lane; the
+        lane itself for no delay."""
+        return self.lane(priority) if delay_ms <= 0 else f"{self.lane(priority)}.retry.{delay_ms}"
+
+    def queues(self) -> list[str]:
+        """Every queue the stack may use: lanes, every rung's delay queues, the dead letters."""
+        return [*(self.lane(p) for p in LANES), *(self.delay(ms, p) for p in LANES for ms in LADDER_MS), self.dead]
+
+    def lane_arguments(self) -> dict[str, Any]:
+        """Arguments of a lane."""
         return {
             **_QUORUM,
             **_SAFE_DEAD_LETTERING,
@@ -45,11 +64,11 @@ class Topology:
         """Arguments of the dead-letter queue."""
         return dict(_QUORUM)
 
-    def delay_arguments(self, delay_ms: int) -> dict[str, Any]:
-        """Arguments of a delay queue: per-queue TTL, then dead-lettered to the main queue."""
+    def delay_arguments(self, delay_ms: int, priority: Priority = Priority.NORMAL) -> dict[str, Any]:
+        """Arguments of a delay queue: per-queue TTL, then dead-lettered to its lane."""
         return {
             **_QUORUM,
             **_SAFE_DEAD_LETTERING,
-            "x-dead-letter-routing-key": self.queue,
+            "x-dead-letter-routing-key": self.lane(priority),
             "x-message-ttl": delay_ms,
         }

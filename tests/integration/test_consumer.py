@@ -20,6 +20,7 @@ SLOW = "+2348011111111"
 class Gate(Provider):
     """An SMS provider that holds the recipient SLOW until released; sends the others at once."""
 
+    name = "gate"
     channel = "sms"
 
     def __init__(self) -> None:
@@ -30,13 +31,13 @@ class Gate(Provider):
         if recipient == SLOW:
             assert self.release.wait(timeout=60)
         self.sent.append(job_id)
-        return Receipt(provider="gate", message_id=job_id)
+        return Receipt(message_id=job_id)
 
 
 @pytest.fixture
 def gate(deps):
     provider = Gate()
-    deps.providers["sms"] = provider
+    deps.providers["sms"] = [provider]
     yield provider
     provider.release.set()
 
@@ -47,7 +48,7 @@ def status(deps, job_id):
 
 def test_a_slow_batch_does_not_hold_up_the_acks_of_later_ones(make_deps, start_worker, gate):
     deps = make_deps(prefetch=3)
-    deps.providers["sms"] = gate
+    deps.providers["sms"] = [gate]
     slow = create_job(deps, NewJob("sms", SLOW, "held"))
     quick = [create_job(deps, NewJob("sms", "+2348012345678", f"quick {n}")) for n in range(12)]
     worker = Consumer(deps, max_batch=1)
