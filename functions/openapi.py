@@ -44,7 +44,8 @@ PROBLEMS = {
     503: "The store or the broker is unavailable; try again.",
 }
 CREATE_EXAMPLE = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456",
-                  "metadata": {"customerRef": "C-1042"}}
+                  "metadata": {"customerRef": "C-1042"}, "priority": "high", "ttlSeconds": 300}
+OPTIONAL_TIMES = ("sendAt", "expiresAt", "ttlSeconds")
 JOB_ID_PARAM = {"name": "id", "in": "path", "required": True,
                 "schema": {"type": "string", "examples": ["6b05a10ad2944b3343f56957"]}}
 IDEMPOTENCY_KEY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
@@ -169,10 +170,13 @@ def _create_schemas(flat: Doc) -> Doc:
                         "pattern": NOT_BLANK,
                         "description": f"Not blank; at most {rules.max_message} {rules.counted_in}{bytes_note}."},
             "metadata": {"$ref": REF.format(model="Metadata")},
+            # Optional, never null: left out means none.
+            **{name: _not_null(flat["properties"][name]) for name in OPTIONAL_TIMES},
         }
         channels[f"{channel.capitalize()}Notification"] = {
             "type": "object", "title": f"{rules.name} notification", "additionalProperties": False,
-            "required": flat["required"], "properties": props}
+            "required": flat["required"], "properties": props,
+            "not": {"required": ["expiresAt", "ttlSeconds"], "description": "expiresAt or ttlSeconds, not both"}}
     value = REF.format(model="MetadataValue")
     return {
         "CreateNotification": {

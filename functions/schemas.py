@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from pydantic.config import JsonDict
 
 from shared.states import Event, Status
@@ -14,14 +14,26 @@ ISO_TIME: JsonDict = {"format": "date-time", "examples": ["2026-11-24T13:05:01.1
 JOB_ID: JsonDict = {"pattern": "^[0-9a-f]{24}$", "examples": ["6b05a10ad2944b3343f56957"]}
 
 
+Priority = Literal["high", "low"]  # shown when not the default, normal
+Accepted = Literal["queued", "pending", "scheduled"]
+PRIORITY = "Its lane, when not normal."
+SEND_AT = "When it is to be sent; until then it is `scheduled`."
+EXPIRES_AT = "When it may no longer be sent (given, or ttlSeconds from sendAt or the create)."
+TTL = "As the create gave it."
+
+
 class JobSummary(BaseModel):
-    """What a create answers."""
+    """What a create answers; the delivery policy's fields when the job has them."""
 
     id: str = Field(json_schema_extra=JOB_ID)
-    status: Literal["queued", "pending"]
+    status: Accepted
     attempts: int = Field(ge=0)
     maxAttempts: int = Field(ge=1)
     createdAt: str = Field(json_schema_extra=ISO_TIME)
+    priority: Priority | None = Field(default=None, description=PRIORITY)
+    sendAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=SEND_AT)
+    expiresAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=EXPIRES_AT)
+    ttlSeconds: int | None = Field(default=None, ge=1, description=TTL)
 
 
 class FieldProblem(BaseModel):
@@ -36,10 +48,14 @@ class BatchItem(BaseModel):
 
     index: int = Field(ge=0)
     id: str | None = Field(default=None, json_schema_extra=JOB_ID)
-    status: Literal["queued", "pending"] | None = None
+    status: Accepted | None = None
     attempts: int | None = None
     maxAttempts: int | None = None
     createdAt: str | None = Field(default=None, json_schema_extra=ISO_TIME)
+    priority: Priority | None = Field(default=None, description=PRIORITY)
+    sendAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=SEND_AT)
+    expiresAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=EXPIRES_AT)
+    ttlSeconds: int | None = Field(default=None, ge=1, description=TTL)
     errors: list[FieldProblem] | None = None
 
 
@@ -65,6 +81,10 @@ class Job(BaseModel):
     lastError: str | None
     createdAt: str = Field(json_schema_extra=ISO_TIME)
     updatedAt: str = Field(json_schema_extra=ISO_TIME)
+    priority: Priority | None = Field(default=None, description=PRIORITY)
+    sendAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=SEND_AT)
+    expiresAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=EXPIRES_AT)
+    ttlSeconds: int | None = Field(default=None, ge=1, description=TTL)
 
 
 class LogEntry(BaseModel):
@@ -88,7 +108,7 @@ class Problem(BaseModel):
 
 
 class Throughput(BaseModel):
-    """Jobs sent and failed per bucket of the recent window."""
+    """Jobs sent, failed and expired per bucket of the recent window."""
 
     since: str = Field(json_schema_extra=ISO_TIME)
     until: str = Field(json_schema_extra=ISO_TIME)
@@ -97,12 +117,18 @@ class Throughput(BaseModel):
     sentPerSecond: list[float]
     failed: list[int]
     failedPerSecond: list[float]
+    expired: list[int]
+    expiredPerSecond: list[float]
+
+
+Counts = create_model("Counts", __doc__="The tenant's jobs in each status.",
+                      **{s.value: (int, Field(ge=0)) for s in Status})  # type: ignore[call-overload]
 
 
 class Stats(BaseModel):
     """What the dashboard polls."""
 
-    counts: dict[str, int]
+    counts: Counts  # type: ignore[valid-type]
     total: int
     throughput: Throughput
     generatedAt: str = Field(json_schema_extra=ISO_TIME)

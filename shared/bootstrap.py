@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from shared.broker import Publisher
-from shared.config import Settings
+from shared.config import CHANNELS, Settings
 from shared.counters import COUNTERS, CounterStore
 from shared.groupcommit import Batcher
 from shared.idempotency import KEYS as IDEMPOTENCY
@@ -21,17 +21,20 @@ from shared.idempotency import IdempotencyStore
 from shared.model import Job, NewJob
 from shared.mongo import connect
 from shared.providers import (
+    MockSettings,
     Provider,
     SesEmailProvider,
     SnsPushProvider,
     SnsSmsProvider,
-    mock_providers,
+    mock_provider,
 )
+from shared.providers.routing import Routing
 from shared.ratelimit import BUCKETS, RateLimiter
 from shared.retry import RetryPolicy
 from shared.store import JOBS, JobStore
 from shared.tenants import KEYS, KeyStore
-from shared.topology import Topology
+from shared.topology import LANES, Topology
+from shared.turns import TURNS, Turns
 
 
 @dataclass
@@ -41,10 +44,12 @@ class Deps:
     settings: Settings
     jobs: JobStore
     publisher: Publisher
-    providers: dict[str, Provider]
+    providers: dict[str, list[Provider]]  # each channel's, in the order they are tried
     keys: KeyStore
     limiter: RateLimiter
     idempotency: IdempotencyStore
+    turns: Turns
+    routing: Routing
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Concurrent single creates sharing their writes (shared.intake.group_creates), or None.
     creates: Batcher[tuple[NewJob, str], Job] | None = None
@@ -76,27 +81,49 @@ def topology(settings: Settings) -> Topology:
     return Topology(queue=settings.queue, delivery_limit=settings.delivery_limit)
 
 
-def providers_for(settings: Settings) -> dict[str, Provider]:
-    """One provider per channel: the mock unless the channel's setting names SES or SNS."""
-    chosen = mock_providers(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_seed, settings.mock_ledger)
-    region, pool = settings.aws_region, settings.prefetch  # one pooled connection per delivery in flight
-    if settings.email_provider == "ses":
-        chosen["email"] = SesEmailProvider(
-            sender=settings.ses_from, region=region, configuration_set=settings.ses_configuration_set,
-            default_subject=settings.email_subject, pool=pool,
-        )
-    if settings.sms_provider == "sns":
-        chosen["sms"] = SnsSmsProvider(
-            region=region, sms_type=settings.sns_sms_type, sender_id=settings.sns_sender_id, pool=pool
-        )
-    if settings.push_provider == "sns":
-        chosen["push"] = SnsPushProvider(
-            region=region, platform_application_arn=settings.sns_platform_application_arn, pool=pool
-        )
-    return chosen
+def watched_queues(settings: Settings) -> list[str]:
+    """The queues worth watching: the lanes, the delay queues a first attempt budget of any
+    channel may use, and the dead-letter queue."""
+    topo, policy = topology(settings), policy_for(settings)
+    budget = max(settings.max_attempts_of(channel) for channel in CHANNELS)
+    rungs = [r for r in policy.rungs(budget) if r > 0]
+    return [*(topo.lane(lane) for lane in LANES), *(topo.delay(r, lane) for lane in LANES for r in rungs), topo.dead]
 
 
-def build(settings: Settings, providers: dict[str, Provider] | None = None) -> Deps:
+def providers_for(settings: Settings) -> dict[str, list[Provider]]:
+    """Each channel's providers, in the order its setting names them."""
+    pool = settings.prefetch  # one pooled AWS connection per delivery in flight
+    mocks = {"mock": MockSettings(settings.mock_latency_ms, settings.mock_failure_rate, settings.mock_down_file),
+             "mock2": MockSettings(settings.mock2_latency_ms, settings.mock2_failure_rate, settings.mock2_down_file)}
+
+    def make(channel: str, name: str) -> Provider:
+        if name in mocks:
+            return mock_provider(channel, name, mocks[name], settings.mock_seed, settings.mock_ledger)
+        if channel == "email":
+            return SesEmailProvider(sender=settings.ses_from, region=settings.aws_region, pool=pool,
+                                    configuration_set=settings.ses_configuration_set,
+                                    default_subject=settings.email_subject)
+        if channel == "sms":
+            return SnsSmsProvider(region=settings.aws_region, sms_type=settings.sns_sms_type,
+                                  sender_id=settings.sns_sender_id, pool=pool)
+        return SnsPushProvider(region=settings.aws_region,
+                               platform_application_arn=settings.sns_platform_application_arn, pool=pool)
+
+    return {channel: [make(channel, name) for name in chain] for channel, chain in settings.providers.items()}
+
+
+def routing_for(settings: Settings) -> Routing:
+    """The breakers and provider rates of a process with these settings."""
+    return Routing(settings.breaker_failures, settings.breaker_cooldown_ms / 1000, settings.provider_rates,
+                   trial_s=settings.lease_ms / 1000)
+
+
+def policy_for(settings: Settings) -> RetryPolicy:
+    """The retry policy these settings describe."""
+    return RetryPolicy(base_ms=settings.retry_base_ms, backoff=settings.retry_backoff, max_ms=settings.retry_max_ms)
+
+
+def build(settings: Settings, providers: dict[str, list[Provider]] | None = None) -> Deps:
     """Wire a fresh set of dependencies for `settings`."""
     db = connect(settings.mongodb_uri, settings.mongodb_db, timeout_ms=settings.store_timeout_ms)
     return Deps(
@@ -106,8 +133,10 @@ def build(settings: Settings, providers: dict[str, Provider] | None = None) -> D
         keys=KeyStore(db[KEYS]),
         limiter=RateLimiter(db[BUCKETS], settings.rate_limit, settings.rate_burst),
         idempotency=IdempotencyStore(db[IDEMPOTENCY]),
+        turns=Turns(db[TURNS]),
+        routing=routing_for(settings),
         providers=providers or providers_for(settings),
-        policy=RetryPolicy(base_ms=settings.retry_base_ms),
+        policy=policy_for(settings),
     )
 
 

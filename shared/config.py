@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from shared.errors import ConfigError
+from shared.retry import Backoff
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -38,28 +39,40 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
-# Which provider may serve each channel; `mock` everywhere unless configured otherwise.
-PROVIDER_CHOICES = {"email": ("mock", "ses"), "sms": ("mock", "sns"), "push": ("mock", "sns")}
+# Which providers may serve each channel; `mock` everywhere unless configured otherwise. The same
+# names are used in configuration, events and metrics.
+CHANNELS = ("email", "sms", "push")
+PROVIDER_CHOICES = {"email": ("mock", "mock2", "ses"), "sms": ("mock", "mock2", "sns"), "push": ("mock", "mock2", "sns")}
+PROVIDER_NAMES = ("mock", "mock2", "ses", "sns")
 SMS_TYPES = ("Transactional", "Promotional")
 _SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")  # SNS: 1-11 alphanumerics, a letter
 
 
+def _chain(env: Mapping[str, str], channel: str) -> tuple[str, ...]:
+    """A channel's providers in order: WAVECOM_<CHANNEL>_PROVIDERS (comma-separated), else the
+    single WAVECOM_<CHANNEL>_PROVIDER, else `mock`."""
+    plural, single = f"WAVECOM_{channel.upper()}_PROVIDERS", f"WAVECOM_{channel.upper()}_PROVIDER"
+    name = plural if env.get(plural) else single
+    names = tuple(n.strip().lower() for n in (env.get(name) or "mock").split(","))
+    choices = PROVIDER_CHOICES[channel]
+    for value in names:
+        if value not in choices:
+            raise ConfigError(f"{name} must name providers among {', '.join(choices)}, got {value!r}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{name} names a provider twice: {','.join(names)}")
+    return names
+
+
 def _providers(env: Mapping[str, str]) -> dict[str, Any]:
     """The provider settings, checked together: a real provider needs what it names."""
-    chosen: dict[str, str] = {}
-    for channel, choices in PROVIDER_CHOICES.items():
-        name = f"WAVECOM_{channel.upper()}_PROVIDER"
-        value = (env.get(name) or "mock").strip().lower()
-        if value not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-        chosen[channel] = value
+    chains = {channel: _chain(env, channel) for channel in CHANNELS}
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-    real = [f"WAVECOM_{c.upper()}_PROVIDER={v}" for c, v in chosen.items() if v != "mock"]
+    real = [f"WAVECOM_{c.upper()}_PROVIDERS={','.join(v)}" for c, v in chains.items() if {"ses", "sns"} & set(v)]
     if real and not region:
         raise ConfigError(f"{real[0]} needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
     sender = (env.get("WAVECOM_SES_FROM") or "").strip()
-    if chosen["email"] == "ses" and "@" not in sender:
-        raise ConfigError("WAVECOM_EMAIL_PROVIDER=ses needs WAVECOM_SES_FROM, a sender address SES has verified")
+    if "ses" in chains["email"] and "@" not in sender:
+        raise ConfigError("the email provider ses needs WAVECOM_SES_FROM, a sender address SES has verified")
     sms_type = (env.get("WAVECOM_SNS_SMS_TYPE") or "Transactional").strip().capitalize()
     if sms_type not in SMS_TYPES:
         raise ConfigError(f"WAVECOM_SNS_SMS_TYPE must be one of {', '.join(SMS_TYPES)}, got {sms_type!r}")
@@ -70,9 +83,7 @@ def _providers(env: Mapping[str, str]) -> dict[str, Any]:
     if application and not (application.startswith("arn:") and ":app/" in application):
         raise ConfigError("WAVECOM_SNS_PLATFORM_APPLICATION_ARN must be an SNS platform application ARN (arn:...:app/...)")
     return {
-        "email_provider": chosen["email"],
-        "sms_provider": chosen["sms"],
-        "push_provider": chosen["push"],
+        "providers": chains,
         "aws_region": region,
         "ses_from": sender,
         "ses_configuration_set": (env.get("WAVECOM_SES_CONFIGURATION_SET") or "").strip(),
@@ -80,6 +91,32 @@ def _providers(env: Mapping[str, str]) -> dict[str, Any]:
         "sns_sms_type": sms_type,
         "sns_sender_id": sender_id,
         "sns_platform_application_arn": application,
+    }
+
+
+def _delivery_policy(env: Mapping[str, str]) -> dict[str, Any]:
+    """Retry backoff, attempts per channel, prefetch per lane, breakers and provider rates."""
+    backoff = (env.get("WAVECOM_RETRY_POLICY") or Backoff.LINEAR.value).strip().lower()
+    if backoff not in {b.value for b in Backoff}:
+        raise ConfigError(f"WAVECOM_RETRY_POLICY must be linear or exponential, got {backoff!r}")
+    def down_file(name: str) -> Path | None:
+        return Path(env[name]) if env.get(name) else None
+
+    return {
+        "retry_backoff": Backoff(backoff),
+        "retry_max_ms": _int(env, "WAVECOM_RETRY_MAX_MS", Settings.retry_max_ms, minimum=1),
+        # Only what is set: the others follow WAVECOM_MAX_ATTEMPTS and WAVECOM_PREFETCH.
+        "channel_max_attempts": {c: _int(env, f"WAVECOM_{c.upper()}_MAX_ATTEMPTS", 1, minimum=1)
+                                 for c in CHANNELS if env.get(f"WAVECOM_{c.upper()}_MAX_ATTEMPTS")},
+        "lane_prefetch": {lane: _int(env, f"WAVECOM_PREFETCH_{lane.upper()}", 1, minimum=1)
+                          for lane in ("high", "low") if env.get(f"WAVECOM_PREFETCH_{lane.upper()}")},
+        "breaker_failures": _int(env, "WAVECOM_BREAKER_FAILURES", Settings.breaker_failures, minimum=1),
+        "breaker_cooldown_ms": _int(env, "WAVECOM_BREAKER_COOLDOWN_MS", Settings.breaker_cooldown_ms, minimum=1),
+        "mock2_latency_ms": _int(env, "WAVECOM_MOCK2_LATENCY_MS", Settings.mock2_latency_ms),
+        "mock2_failure_rate": _float(env, "WAVECOM_MOCK2_FAILURE_RATE", Settings.mock2_failure_rate, 0, 1),
+        "mock_down_file": down_file("WAVECOM_MOCK_DOWN_FILE"),
+        "mock2_down_file": down_file("WAVECOM_MOCK2_DOWN_FILE"),
+        "provider_rates": {name: _int(env, f"WAVECOM_{name.upper()}_RATE_PER_WORKER", 0) for name in PROVIDER_NAMES},
     }
 
 
@@ -97,13 +134,24 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 4200
     metrics_port: int = 9464  # the worker's own /metrics; 0: none
-    max_attempts: int = 3
+    max_attempts: int = 3  # a channel's attempts unless WAVECOM_<CHANNEL>_MAX_ATTEMPTS says otherwise
+    channel_max_attempts: dict[str, int] = field(default_factory=dict)
     retry_base_ms: int = 1000
-    prefetch: int = 50
+    retry_backoff: Backoff = Backoff.LINEAR
+    retry_max_ms: int = 300_000
+    prefetch: int = 50  # the normal lane's; the others' in lane_prefetch
+    lane_prefetch: dict[str, int] = field(default_factory=dict)
     lease_ms: int = 30000
     mock_latency_ms: int = 20
     mock_failure_rate: float = 0.1
     mock_seed: int | None = None
+    mock2_latency_ms: int = 20
+    mock2_failure_rate: float = 0.1
+    mock_down_file: Path | None = None  # while it exists, `mock` fails every call transiently
+    mock2_down_file: Path | None = None
+    breaker_failures: int = 5  # transient failures in a row that open a provider
+    breaker_cooldown_ms: int = 30_000  # how long an open provider is left out
+    provider_rates: dict[str, int] = field(default_factory=dict)  # sends per second per worker; 0: no limit
     delivery_limit: int = 5
     rate_limit: float = 1000.0
     rate_burst: int = 2000
@@ -114,11 +162,9 @@ class Settings:
     requeue_after_ms: int = 300_000
     reconcile_interval_ms: int = 60_000  # counters recounted at most this often
     mock_ledger: Path | None = None
-    # Providers per channel (shared.bootstrap.providers_for); AWS credentials come from the
-    # environment or the AWS credential chain, never from here.
-    email_provider: str = "mock"
-    sms_provider: str = "mock"
-    push_provider: str = "mock"
+    # Providers per channel, in the order they are tried (shared.bootstrap.providers_for); AWS
+    # credentials come from the environment or the AWS credential chain, never from here.
+    providers: dict[str, tuple[str, ...]] = field(default_factory=lambda: {c: ("mock",) for c in CHANNELS})
     aws_region: str = ""
     ses_from: str = ""
     ses_configuration_set: str = ""
@@ -163,7 +209,21 @@ class Settings:
                                        minimum=60_000),
             mock_ledger=Path(env["WAVECOM_MOCK_LEDGER"]) if env.get("WAVECOM_MOCK_LEDGER") else None,
             **_providers(env),
+            **_delivery_policy(env),
         )
+
+    def max_attempts_of(self, channel: str) -> int:
+        """The attempt budget of a new job of `channel`."""
+        return self.channel_max_attempts.get(channel, self.max_attempts)
+
+    def prefetch_of(self, lane: str) -> int:
+        """How many messages of a lane a worker holds at once (the normal lane: WAVECOM_PREFETCH)."""
+        return self.lane_prefetch.get(lane, self.prefetch) if lane != "normal" else self.prefetch
+
+    @property
+    def total_prefetch(self) -> int:
+        """Messages a worker holds at once over every lane: the provider calls it may make at once."""
+        return sum(self.prefetch_of(lane) for lane in ("high", "normal", "low"))
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some settings replaced (tests, the orchestrator)."""

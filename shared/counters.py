@@ -1,4 +1,5 @@
-"""Maintained counters: jobs per status per tenant, and jobs sent and failed per second.
+"""Maintained counters: jobs per status per tenant, and jobs sent, failed and expired per
+second.
 
 What the dashboard polls (`GET /api/stats`) is read from these few small documents, never by
 counting or scanning jobs. Every write that moves jobs between statuses adds its change to the
@@ -29,7 +30,7 @@ from shared.states import Status
 Doc = dict[str, Any]
 COUNTERS = "counters"
 STATUSES = tuple(s.value for s in Status)
-FINISHED = (Status.SENT, Status.FAILED)  # the statuses counted per second too
+FINISHED = (Status.SENT, Status.FAILED, Status.EXPIRED)  # the statuses counted per second too
 log = logging.getLogger("wavecom.counters")
 
 
@@ -39,7 +40,7 @@ def status_id(tenant: str) -> str:
 
 
 def bucket_id(tenant: str, second: int) -> str:
-    """The `_id` of a tenant's per-second counts of jobs sent and failed."""
+    """The `_id` of a tenant's per-second counts of jobs sent, failed and expired."""
     return f"rate/{tenant}/{second}"
 
 
@@ -139,7 +140,7 @@ class CounterStore:
         return {s: max(0, int(doc.get(s, 0))) for s in STATUSES}
 
     def series(self, tenant: str, since_s: int, until_s: int) -> dict[int, Doc]:
-        """A tenant's per-second sent and failed counts in [since_s, until_s), by second."""
+        """A tenant's per-second sent, failed and expired counts in [since_s, until_s), by second."""
         with translated():
             docs = self._c.find({"tenant": eq(tenant), "second": {"$gte": since_s, "$lt": until_s}})
             return {int(d["second"]): d for d in docs}

@@ -4,6 +4,11 @@ One implementation for every entry point: the local consumer and the dispatch La
 it the jobs of a batch of queue messages (shared.messages). A batch costs the store one read and
 one bulk write to claim its jobs and one bulk write to store their outcomes, whatever its size;
 provider calls run concurrently in between.
+
+Each attempt goes to the provider chosen when its job is claimed (shared.providers.routing: the
+first of its channel's providers whose breaker admits it), after a token of that provider's
+rate was taken: jobs whose provider has no token left this second are claimed in a later round,
+as tokens come, so no lease is spent waiting for one.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from tenacity import (
 
 from shared import timeline
 from shared.bootstrap import Deps
-from shared.clock import iso, now
+from shared.clock import epoch_ms_of, iso, now
+from shared.deadlines import retry_too_late
 from shared.errors import (
     PermanentProviderError,
     ProviderError,
@@ -37,9 +43,10 @@ from shared.errors import (
     TransientProviderError,
     WavecomError,
 )
+from shared.jobwrites import expired_entry
 from shared.metrics import PROVIDER_LATENCY, RETRIES
-from shared.model import Job
-from shared.providers import Receipt
+from shared.model import Job, Priority
+from shared.providers import Provider, Receipt
 from shared.states import TERMINAL, Event, Status
 from shared.store import Outcome as Stored
 
@@ -53,6 +60,7 @@ class Outcome(StrEnum):
     SENT = "sent"
     RETRY_SCHEDULED = "retry_scheduled"
     FAILED = "failed"
+    EXPIRED = "expired"
     SKIPPED = "skipped"
     LOST_LEASE = "lost_lease"
 
@@ -60,28 +68,80 @@ class Outcome(StrEnum):
 Result = Outcome | BaseException  # an outcome, or the error that ended a job's handling
 
 
+TOKEN_WAIT_S = 1.0  # how long a round waits for a provider's token before looking again
+
+
 def deliver(deps: Deps, job_ids: list[str], requests: Mapping[str, str | None] | None = None,
             copies: Mapping[str, int] | None = None) -> dict[str, Result]:
     """Claim the jobs, try each one's provider once, store what happened; the outcome of each
     job found (ids of no job are left out). `requests` names each job's request id for the logs;
-    `copies`, how many more messages of the batch named the same job (they are skipped)."""
+    `copies`, how many more messages of the batch named the same job (they are skipped). Jobs
+    whose provider is out of tokens are delivered in later rounds, as tokens come."""
     requests, copies = requests or {}, copies or {}
-    claims = deps.jobs.claim_many(job_ids, deps.instance, deps.settings.lease_ms)
-    results: dict[str, Result] = {job_id: _skip(deps, job_id, doc, 1 + copies.get(job_id, 0))
-                                  for job_id, doc in claims.busy.items()}
-    for job_id in claims.claimed.keys() & copies.keys():
-        deps.jobs.note(job_id, timeline.entry(Event.DUPLICATE_SKIPPED, {"reason": "same batch", "count": copies[job_id]}))
-    attempts = _send_all(deps, list(claims.claimed.values()))
+    tokens = _Tokens(deps)
+    results: dict[str, Result] = {}
+    wanted = list(job_ids)
+    while wanted:
+        claims = deps.jobs.claim_many(wanted, deps.instance, deps.settings.lease_ms, route=tokens.route)
+        results.update({job_id: _skip(deps, job_id, doc, 1 + copies.get(job_id, 0))
+                        for job_id, doc in claims.busy.items()})
+        results.update(dict.fromkeys(claims.expired, Outcome.EXPIRED))
+        for job_id in claims.claimed.keys() & copies.keys():
+            deps.jobs.note(job_id, timeline.entry(Event.DUPLICATE_SKIPPED, {"reason": "same batch",
+                                                                            "count": copies[job_id]}))
+        results.update(_attempt(deps, list(claims.claimed.values()), requests))
+        wanted = claims.deferred
+        if wanted:
+            tokens.wait(wanted[0])
+    if results:
+        log.info("batch delivered", extra=dict(Counter(str(r) for r in results.values() if isinstance(r, Outcome))))
+    return results
+
+
+class _Tokens:
+    """The provider tokens of one delivery: each claim routes a job to its provider and spends a
+    token of that provider's rate, or leaves the job for a later round; a token waited for between
+    rounds is kept for the next job of that provider."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.held: Counter[str] = Counter()
+        self.waiting: dict[str, str] = {}  # job id -> the provider it was left waiting for
+
+    def route(self, job: Job) -> str | None:
+        """The provider of the job's attempt, with a token spent; None when it has none now."""
+        provider = self.deps.routing.choose(job.type, self.deps.providers[job.type]).name
+        if self.held[provider]:
+            self.held[provider] -= 1
+            return provider
+        if self.deps.routing.take_token(provider):
+            return provider
+        self.waiting[job.id] = provider
+        return None
+
+    def wait(self, job_id: str) -> None:
+        """Wait for a token of the provider a job was left waiting for (as long as it takes, a
+        second at a time), and keep it for the next round."""
+        provider = self.waiting[job_id]
+        while not self.deps.routing.wait_token(provider, TOKEN_WAIT_S):
+            pass
+        self.held[provider] += 1
+
+
+def _attempt(deps: Deps, jobs: list[Job], requests: Mapping[str, str | None]) -> dict[str, Result]:
+    """Send the claimed jobs, store their outcomes, publish their retries."""
+    results: dict[str, Result] = {}
+    attempts = _send_all(deps, jobs)
     outcomes = [_outcome(deps, job, result) for job, result in attempts]
     stored = _stored(deps, lambda: deps.jobs.finish_many(outcomes)) if outcomes else []
-    retries: defaultdict[int, list[str]] = defaultdict(list)
+    retries: defaultdict[tuple[int, Priority], list[str]] = defaultdict(list)
     debug = log.isEnabledFor(logging.DEBUG)
     for outcome, kept in zip(outcomes, stored, strict=True):
         job = outcome.job
         if not kept:
             results[job.id] = _lost_lease(deps, job, _fields(job, requests))
         elif outcome.target is Status.RETRYING:
-            retries[outcome.entry["details"]["delayMs"]].append(job.id)
+            retries[(outcome.entry["details"]["delayMs"], job.priority)].append(job.id)
             RETRIES.labels(job.type).inc()
             log.info("retry scheduled", extra={**_fields(job, requests), **outcome.entry["details"]})
             results[job.id] = Outcome.RETRY_SCHEDULED
@@ -89,25 +149,27 @@ def deliver(deps: Deps, job_ids: list[str], requests: Mapping[str, str | None] |
             log.warning("job failed", extra={**_fields(job, requests), "error": outcome.fields["lastError"],
                                              "permanent": outcome.entry["details"]["permanent"]})
             results[job.id] = Outcome.FAILED
+        elif outcome.target is Status.EXPIRED:
+            log.info("job expired: its retry would start after expiresAt", extra=_fields(job, requests))
+            results[job.id] = Outcome.EXPIRED
         else:
             if debug:  # a line per sent job would cost more than sending it
                 log.debug("job sent", extra=_fields(job, requests))
             results[job.id] = Outcome.SENT
     # Stored before published: if a publish fails its message is handled again later and the
-    # claim takes the job from `retrying`, so the retry happens, only sooner.
-    for delay_ms, ids in retries.items():
+    # claim takes the job from `retrying`, so the retry happens, only sooner. A retry goes back
+    # to its own lane, through that lane's delay queue.
+    for (delay_ms, lane), ids in retries.items():
         try:
-            deps.publisher.publish_jobs(ids, delay_ms=delay_ms, request_ids=requests)
+            deps.publisher.publish_jobs(ids, lanes=dict.fromkeys(ids, lane), delay_ms=delay_ms, request_ids=requests)
         except WavecomError as e:
             results.update(dict.fromkeys(ids, e))
-    if outcomes:
-        log.info("batch delivered", extra=dict(Counter(str(r) for r in results.values() if isinstance(r, Outcome))))
     return results
 
 
 def _fields(job: Job, requests: Mapping[str, str | None]) -> dict[str, Any]:
-    """A job's fields in a log line: id, channel, masked recipient, attempt, request id."""
-    return {**job.log_fields(), "attempt": job.attempts, "request_id": requests.get(job.id)}
+    """A job's fields in a log line: id, channel, masked recipient, attempt, provider, request id."""
+    return {**job.log_fields(), "attempt": job.attempts, "provider": job.provider, "request_id": requests.get(job.id)}
 
 
 _senders: ThreadPoolExecutor | None = None
@@ -127,52 +189,73 @@ def _send_all(deps: Deps, jobs: list[Job]) -> list[tuple[Job, Receipt | Provider
     """Each job's provider tried once, concurrently."""
     if not jobs:
         return []
-    pool = _pool(max(deps.settings.prefetch, 1))
+    pool = _pool(max(deps.settings.total_prefetch, 1))
     futures = [pool.submit(_send, deps, job) for job in jobs]
     return [(job, future.result()) for job, future in zip(jobs, futures, strict=True)]
 
 
+def _provider(deps: Deps, job: Job) -> Provider:
+    """The provider the claim chose for this attempt (the first of its channel's, with none)."""
+    chain = deps.providers[job.type]
+    return next((p for p in chain if p.name == job.provider), chain[0])
+
+
 def _send(deps: Deps, job: Job) -> Receipt | ProviderError:
     started = time.perf_counter()
+    provider = _provider(deps, job)
     try:
-        receipt = deps.providers[job.type].send(
+        receipt = provider.send(
             job_id=job.id, recipient=job.recipient, message=job.message, metadata=job.metadata, attempt=job.attempts
         )
     except ProviderError as e:
-        _timed(job, started, "permanent" if isinstance(e, PermanentProviderError) else "transient")
+        permanent = isinstance(e, PermanentProviderError)
+        _timed(job, provider, started, "permanent" if permanent else "transient")
+        deps.routing.record(job.type, provider.name, ok=permanent)  # a refusal is an answer, not an outage
         return e
     except Exception as e:  # a provider adapter broke its contract
         # Counted as a failed attempt, so the job's own budget bounds it and it ends `failed`
         # instead of sitting claimed; the message names only the exception's type.
-        _timed(job, started, "error")
-        log.exception("provider raised an unexpected error", extra={"job_id": job.id, "type": job.type})
+        _timed(job, provider, started, "error")
+        deps.routing.record(job.type, provider.name, ok=False)
+        log.exception("provider raised an unexpected error", extra={"job_id": job.id, "type": job.type,
+                                                                     "provider": provider.name})
         return TransientProviderError(f"unexpected provider error ({type(e).__name__})")
-    _timed(job, started, "ok")
+    _timed(job, provider, started, "ok")
+    deps.routing.record(job.type, provider.name, ok=True)
     return receipt
 
 
-def _timed(job: Job, started: float, result: str) -> None:
-    _latency(job.type, result).observe(time.perf_counter() - started)
+def _timed(job: Job, provider: Provider, started: float, result: str) -> None:
+    _latency(job.type, provider.name, result).observe(time.perf_counter() - started)
 
 
 @functools.cache
-def _latency(channel: str, result: str) -> Histogram:
-    """The latency histogram of one channel and result (looked up once, not per send)."""
-    return PROVIDER_LATENCY.labels(channel, result)
+def _latency(channel: str, provider: str, result: str) -> Histogram:
+    """The latency histogram of one channel, provider and result (looked up once, not per send)."""
+    return PROVIDER_LATENCY.labels(channel, provider, result)
 
 
 def _outcome(deps: Deps, job: Job, result: Receipt | ProviderError) -> Stored:
-    """What to store for one attempt: its status, its timeline entry and its fields."""
+    """What to store for one attempt: its status, its timeline entry and its fields. A retry that
+    could start only after the job expires ends it `expired` now instead."""
+    provider = _provider(deps, job).name
     if not isinstance(result, ProviderError):
-        details = {"attempt": job.attempts, "provider": result.provider, "providerMessageId": result.message_id}
+        details = {"attempt": job.attempts, "provider": provider, "providerMessageId": result.message_id}
         return Stored(job, Status.SENT, timeline.entry(Event.SENT, details), {})
     reason = str(result)
     decision = deps.policy.decide(result, job.attempts, job.max_attempts)
     if decision.retry:
-        retry_at = iso(now() + timedelta(milliseconds=decision.delay_ms))
-        details = {"attempt": job.attempts, "error": reason, "delayMs": decision.delay_ms, "retryAt": retry_at}
+        retry_at = now() + timedelta(milliseconds=decision.delay_ms)
+        if retry_too_late(job.expires_at_ms, epoch_ms_of(retry_at)):
+            details = {"attempt": job.attempts, "provider": provider, "error": reason,
+                       "reason": "its retry would start after expiresAt"}
+            return Stored(job, Status.EXPIRED, expired_entry({"expiresAt": job.expires_at}, **details),
+                          {"lastError": reason})
+        details = {"attempt": job.attempts, "provider": provider, "error": reason, "delayMs": decision.delay_ms,
+                   "retryAt": iso(retry_at)}
         return Stored(job, Status.RETRYING, timeline.entry(Event.RETRY_SCHEDULED, details), {"lastError": reason})
-    details = {"attempt": job.attempts, "error": reason, "permanent": isinstance(result, PermanentProviderError)}
+    details = {"attempt": job.attempts, "provider": provider, "error": reason,
+               "permanent": isinstance(result, PermanentProviderError)}
     return Stored(job, Status.FAILED, timeline.entry(Event.FAILED, details), {"lastError": reason})
 
 

@@ -29,7 +29,7 @@ def retry_job(deps: Deps, job_id: str, tenant: str | None = None) -> Job:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "retried")
     log.info("manual retry", extra={"job_id": job_id})
     # If the broker is away the job stays `pending` and the sweeper queues it later.
-    queue_jobs(deps, [job_id], moved.tenant)
+    queue_jobs(deps, {job_id: moved.priority}, moved.tenant)
     return deps.jobs.get(job_id)
 
 

@@ -42,8 +42,8 @@ RETRIES = Counter(
 )
 PROVIDER_LATENCY = Histogram(
     "wavecom_provider_duration_seconds",
-    "Time a provider took to answer one delivery attempt, by channel and result.",
-    ["type", "result"],
+    "Time a provider took to answer one delivery attempt, by channel, provider and result.",
+    ["type", "provider", "result"],
 )
 
 # What the consumer records for a message besides the delivery outcomes (shared.delivery.Outcome).

@@ -1,7 +1,9 @@
 """The outbox sweeper: publishes jobs the API stored but could not queue, takes back jobs whose
-sender's lease expired, and keeps the counters true. Several sweepers may run at once: each job
-is taken by exactly one of them through a compare-and-set on its `updatedAt`, and a counter is
-corrected only through a compare-and-set on its version."""
+sender's lease expired, ends `expired` the waiting jobs whose time is up, releases scheduled jobs
+once due, and keeps the counters true. Several sweepers may run at once: each job is taken by
+exactly one of them through a compare-and-set (on its `updatedAt`, or on its status and
+attempts), due jobs are released by one sweeper a sweep interval (a turn, taken by a
+compare-and-set), and a counter is corrected only through a compare-and-set on its version."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from shared.bootstrap import Deps
 from shared.clock import epoch_ms, now
 from shared.errors import BrokerUnavailable, StoreUnavailable
 from shared.intake import queue_jobs
-from shared.states import Event, Status
+from shared.model import Priority
+from shared.states import WAITING, Event, Status
 
 log = logging.getLogger("wavecom.sweeper")
 BATCH = 500
@@ -30,6 +33,8 @@ class SweepResult:
     published: int = 0
     lease_expired: int = 0
     republished: int = 0
+    expired: int = 0  # waiting jobs whose time was up
+    released: int = 0  # scheduled jobs queued once due
     reconciled: int = 0  # tenants whose counters were corrected
 
 
@@ -54,26 +59,56 @@ def reclaim_expired(deps: Deps, result: SweepResult) -> None:
         log.warning("lease expired; job taken back", extra={"job_id": job_id, "status": moved.status.value})
         result.lease_expired += 1
         if moved.status is Status.PENDING:
-            result.published += queue_jobs(deps, [job_id], moved.tenant)
+            result.published += queue_jobs(deps, {job_id: moved.priority}, moved.tenant)
+
+
+def expire_waiting(deps: Deps, result: SweepResult) -> None:
+    """End `expired` the jobs waiting for an attempt whose `expiresAt` has passed, wherever
+    their message is (in a lane, in a delay queue, or not yet published): the claim would find
+    them expired anyway, but a message in a delay queue may come back long after."""
+    for status in sorted(WAITING):
+        expired = deps.jobs.expire_due(status, BATCH)
+        if expired:
+            log.info("jobs expired", extra={"status": status.value, "jobs": len(expired), "first_job_id": expired[0]})
+        result.expired += len(expired)
+
+
+def release_due(deps: Deps, result: SweepResult) -> None:
+    """Queue the scheduled jobs whose `sendAt` has come, each in its lane: published, then marked
+    `queued` (a worker faster than the mark may claim a due scheduled job). One sweeper does it per
+    sweep interval, so several running at once publish a job once."""
+    if not deps.turns.take("release-scheduled", deps.settings.sweep_interval_ms):
+        return
+    by_tenant: dict[str, dict[str, Priority]] = {}
+    for job_id, tenant, priority in deps.jobs.due(BATCH):
+        by_tenant.setdefault(tenant, {})[job_id] = priority
+    for tenant, lanes in by_tenant.items():
+        if not queue_jobs(deps, lanes, tenant, source=Status.SCHEDULED):
+            break  # the broker is away: they stay scheduled, and due, for the next sweep
+        result.released += len(lanes)
 
 
 def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
-    """One pass: expired leases first, then jobs left `pending` longer than the grace period,
-    then (when `lost`) jobs whose message seems lost."""
+    """One pass: expired leases first, then waiting jobs whose time is up, scheduled jobs now due,
+    jobs left `pending` longer than the grace period, then (when `lost`) jobs whose message seems
+    lost."""
     result = SweepResult()
     reclaim_expired(deps, result)
+    expire_waiting(deps, result)
+    release_due(deps, result)
     cutoff = now() - timedelta(milliseconds=deps.settings.outbox_grace_ms)
-    for job_id, tenant in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
+    for job_id, tenant, priority in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
         if not deps.jobs.touch_if_stale(job_id, Status.PENDING, cutoff):
             continue  # another sweeper took it
-        if not queue_jobs(deps, [job_id], tenant):
+        if not queue_jobs(deps, {job_id: priority}, tenant):
             break  # the broker is still away; the next sweep tries again
         result.published += 1
     if lost:
         republish_lost(deps, result)
-    if result.published or result.lease_expired or result.republished:
+    if result.published or result.lease_expired or result.republished or result.expired or result.released:
         log.info("sweep", extra={"published": result.published, "lease_expired": result.lease_expired,
-                                 "republished": result.republished})
+                                 "republished": result.republished, "expired": result.expired,
+                                 "released": result.released})
     return result
 
 
@@ -83,11 +118,11 @@ def republish_lost(deps: Deps, result: SweepResult) -> None:
     harmless; the claim lets only one delivery happen."""
     cutoff = now() - timedelta(milliseconds=deps.settings.requeue_after_ms)
     for status in (Status.QUEUED, Status.RETRYING):
-        for job_id, _ in deps.jobs.stale(status, cutoff, BATCH):
+        for job_id, _, priority in deps.jobs.stale(status, cutoff, BATCH):
             if not deps.jobs.touch_if_stale(job_id, status, cutoff):
                 continue  # another sweeper took it, or the job moved on
-            deps.publisher.publish_jobs([job_id])
-            deps.jobs.note(job_id, timeline.entry(Event.QUEUED, {"queue": deps.publisher.topology.queue,
+            deps.publisher.publish_jobs([job_id], lanes={job_id: priority})
+            deps.jobs.note(job_id, timeline.entry(Event.QUEUED, {"queue": deps.publisher.topology.lane(priority),
                                                                  "republished": True}))
             log.warning("message presumed lost; job published again", extra={"job_id": job_id, "status": status.value})
             result.republished += 1

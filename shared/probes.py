@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pymongo
 
-from shared.bootstrap import Deps
+from shared.bootstrap import Deps, watched_queues
 from shared.broker import QueueProbe
 from shared.mongo import translated
 from shared.states import Status
@@ -28,16 +28,9 @@ def broker_probe(url: str) -> QueueProbe:
         return _probes.setdefault(url, QueueProbe(url))
 
 
-def watched_queues(deps: Deps) -> list[str]:
-    """The main queue, the delay queues a first attempt budget uses, and the dead-letter queue."""
-    topology = deps.publisher.topology
-    delays = [topology.delay(deps.policy.delay_ms(n)) for n in range(1, deps.settings.max_attempts)]
-    return [topology.queue, *delays, topology.dead]
-
-
 def queue_depths(deps: Deps) -> dict[str, int]:
     """Messages ready in each watched queue that exists; BrokerUnavailable when unreachable."""
-    return broker_probe(deps.settings.rabbitmq_url).depths(watched_queues(deps))
+    return broker_probe(deps.settings.rabbitmq_url).depths(watched_queues(deps.settings))
 
 
 def ping_broker(deps: Deps) -> None:

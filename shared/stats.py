@@ -1,4 +1,5 @@
-"""What the dashboard polls: job counts by status, and jobs sent and failed per second lately.
+"""What the dashboard polls: job counts by status, and jobs sent, failed and expired per
+second lately.
 
 Both come from the maintained counters (shared.counters): one document read for the counts and
 at most one small document per second of the window for the series, whatever the number of
@@ -23,7 +24,7 @@ from shared.states import Status
 WINDOW_SECONDS = 300
 BUCKET_SECONDS = 5
 CACHE_SECONDS = 1.0
-SERIES = (Status.SENT.value, Status.FAILED.value)
+SERIES = (Status.SENT.value, Status.FAILED.value, Status.EXPIRED.value)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def read_stats(
     window_seconds: int = WINDOW_SECONDS,
     bucket_seconds: int = BUCKET_SECONDS,
 ) -> dict[str, Any]:
-    """Counts by status and the sent and failed series, as `GET /api/stats` returns them."""
+    """Counts by status and the sent, failed and expired series, as `GET /api/stats` returns them."""
     now = now or clock.now()
     window = Window.ending_before(now, window_seconds, bucket_seconds)
     counts = counters.counts(tenant)

@@ -10,12 +10,10 @@ What a job document holds and how the embedded store's quirks are absorbed: shar
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 
 from shared import clock, timeline
@@ -30,11 +28,11 @@ from shared.jobdocs import (
     job_of,
     new_job_doc,
     object_id,
-    same_entry,
     stored_events,
     with_entry,
 )
-from shared.model import Job, LogEntry, NewJob
+from shared.jobwrites import CAS_TRIES, Claims, JobWrites, Outcome
+from shared.model import Job, LogEntry, NewJob, Priority
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
 from shared.timeline import Appended
@@ -42,33 +40,12 @@ from shared.timeline import Appended
 JOBS = "notificationjobs"
 __all__ = ["JOBS", "Claims", "JobStore", "Outcome", "object_id"]  # object_id: callers look ids up here
 NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
-CLAIMABLE = sources_of(Status.SENDING)
-CAS_TRIES = 3  # a job changing under a compare-and-set this often in a row is left to the caller
 NOTE_TRIES = 10  # duplicates of one job handled at once all note it
 STALE_BATCH = 20  # jobs the sweeper reads at a time when it looks for stale ones
 log = logging.getLogger("wavecom.store")
 
 
-@dataclass(frozen=True)
-class Claims:
-    """What a claim found: jobs now held under the lease, and jobs no claim may take now
-    (finished, or held by another lease) with their timelines. Ids of no job are in neither."""
-
-    claimed: dict[str, Job]
-    busy: dict[str, Doc]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The end of one attempt, to be stored under the attempt's lease."""
-
-    job: Job
-    target: Status
-    entry: Doc
-    fields: Doc
-
-
-class JobStore:
+class JobStore(JobWrites):
     """Jobs in the `notificationjobs` collection; their counts in `counters`."""
 
     def __init__(self, collection: Collection[Doc], counters: CounterStore) -> None:
@@ -88,33 +65,38 @@ class JobStore:
             self._c.create_index([("status", ASCENDING), ("updatedAt", ASCENDING)])  # the sweeper's stale jobs
             self._c.create_index([("status", ASCENDING), ("leaseUntilMs", ASCENDING)])  # expired leases
             self._c.create_index([("status", ASCENDING), ("createdAtMs", ASCENDING)])  # oldest waiting job
+            self._c.create_index([("status", ASCENDING), ("expiresAtMs", ASCENDING)])  # jobs whose time is up
+            self._c.create_index([("status", ASCENDING), ("sendAtMs", ASCENDING)])  # scheduled jobs now due
         self.counters.ensure_indexes()
 
     # -- accepting -------------------------------------------------------------------------
 
-    def insert_many(self, news: list[NewJob], max_attempts: int, tenant: str = DEFAULT_TENANT) -> list[Job]:
-        """Store new `pending` jobs of `tenant`, each with its `created` entry, in one bulk write."""
-        docs = [new_job_doc(new, max_attempts, tenant) for new in news]
+    def insert_many(self, news: list[NewJob], attempts: Mapping[str, int], tenant: str = DEFAULT_TENANT) -> list[Job]:
+        """Store new jobs of `tenant` in one bulk write, each with its `created` entry and the
+        attempt budget of its channel (`attempts`): `scheduled` when it is to be sent later, else
+        `pending`."""
+        docs = [new_job_doc(new, attempts[new.type], tenant) for new in news]
         with translated():
             self._c.insert_many(docs, ordered=True)  # pymongo sets each doc's _id
         tally = Tally()
-        tally.move(tenant, None, Status.PENDING, len(docs))
+        for doc in docs:
+            tally.move(tenant, None, Status(doc["status"]))
         self.counters.apply(tally)
         return [job_of(doc) for doc in docs]
 
-    def mark_queued(self, job_ids: list[str], tenant: str, details: Doc) -> int:
-        """Move published `pending` jobs of `tenant` to `queued` in one update, each with its
-        `queued` entry; returns how many moved. A job a fast worker already claimed is left as
-        it is."""
-        check_move(Status.PENDING, Status.QUEUED)
+    def mark_queued(self, job_ids: list[str], tenant: str, details: Doc, source: Status = Status.PENDING) -> int:
+        """Move published jobs of `tenant` from `source` (`pending`; `scheduled` once due) to
+        `queued` in one update, each with its `queued` entry; returns how many moved. A job a fast
+        worker already claimed is left as it is."""
+        check_move(source, Status.QUEUED)
         with translated():
             moved = self._c.update_many(
-                {"_id": {"$in": [object_id(j) for j in job_ids]}, "status": eq(Status.PENDING.value)},
+                {"_id": {"$in": [object_id(j) for j in job_ids]}, "status": eq(source.value)},
                 {"$set": {"status": Status.QUEUED.value}, "$currentDate": {"updatedAt": True},
                  "$push": {"events": timeline.entry(Event.QUEUED, details)}},
             ).modified_count
         tally = Tally()
-        tally.move(tenant, Status.PENDING, Status.QUEUED, moved)
+        tally.move(tenant, source, Status.QUEUED, moved)
         self.counters.apply(tally)
         return moved
 
@@ -196,8 +178,8 @@ class JobStore:
                                       {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
             return {str(r["_id"]): int(r["n"]) for r in rows if r["_id"] in {s.value for s in Status}}
 
-    def stale(self, status: Status, older_than: datetime, limit: int) -> list[tuple[str, str]]:
-        """(id, tenant) of jobs left in `status` since before `older_than`, oldest first.
+    def stale(self, status: Status, older_than: datetime, limit: int) -> list[tuple[str, str, Priority]]:
+        """(id, tenant, priority) of jobs left in `status` since before `older_than`, oldest first.
 
         Selected by status and order through the index and compared by time here: the embedded
         store compares a date range in Python, document by document, over every job in the
@@ -205,15 +187,24 @@ class JobStore:
         batches and stopped at the first job that is not stale, so a backlog of fresh jobs costs
         one batch.
         """
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str, Priority]] = []
         with translated():
-            docs = self._c.find({"status": eq(status.value)}, {"updatedAt": 1, "tenant": 1})
+            docs = self._c.find({"status": eq(status.value)}, {"updatedAt": 1, "tenant": 1, "priority": 1})
             for doc in docs.sort("updatedAt", ASCENDING).limit(limit).batch_size(STALE_BATCH):
                 if doc["updatedAt"] >= older_than:
                     break
-                found.append((str(doc["_id"]), str(doc.get("tenant", DEFAULT_TENANT))))
+                found.append((str(doc["_id"]), str(doc.get("tenant", DEFAULT_TENANT)),
+                              Priority(doc.get("priority") or Priority.NORMAL)))
             docs.close()
         return found
+
+    def due(self, limit: int) -> list[tuple[str, str, Priority]]:
+        """(id, tenant, priority) of `scheduled` jobs whose `sendAt` has come (at most `limit`)."""
+        with translated():
+            docs = self._c.find({"status": eq(Status.SCHEDULED.value), "sendAtMs": {"$lte": clock.epoch_ms()}},
+                                {"tenant": 1, "priority": 1})
+            return [(str(d["_id"]), str(d.get("tenant", DEFAULT_TENANT)), Priority(d.get("priority") or Priority.NORMAL))
+                    for d in docs.limit(limit)]
 
     def expired_leases(self, limit: int) -> list[str]:
         """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
@@ -221,90 +212,6 @@ class JobStore:
             docs = self._c.find({"status": eq(Status.SENDING.value), "leaseUntilMs": {"$lt": clock.epoch_ms()}},
                                 {"_id": 1})
             return [str(d["_id"]) for d in docs.limit(limit)]
-
-    # -- delivering ------------------------------------------------------------------------
-
-    def claim_many(self, job_ids: list[str], owner: str, lease_ms: int) -> Claims:
-        """Claim jobs for one delivery attempt each, under a lease: one read and one bulk write.
-
-        Each claim is a compare-and-set on the status and attempt count just read, so the
-        status a job leaves is known exactly (for the counters) and its `sending` entry names
-        its attempt. A job that changed in between (the API marking it `queued`, say) is read
-        and tried again. The lease owner is `owner` plus a token of this call.
-        """
-        token = f"{owner}:{uuid.uuid4().hex[:8]}"
-        until = clock.epoch_ms() + lease_ms
-        claimed: dict[str, Job] = {}
-        busy: dict[str, Doc] = {}
-        tally = Tally()
-        wanted = list(dict.fromkeys(job_ids))
-        for _ in range(CAS_TRIES):
-            with translated():
-                docs = list(self._c.find({"_id": {"$in": [object_id(j) for j in wanted]}}))
-            tries: dict[str, Doc] = {}
-            ops = []
-            for doc in docs:
-                job_id = str(doc["_id"])
-                if Status(doc["status"]) not in CLAIMABLE:
-                    busy[job_id] = doc
-                    continue
-                attempt = int(doc.get("attempts", 0)) + 1
-                where: Doc = {"_id": doc["_id"], "status": eq(doc["status"]), "attempts": eq(attempt - 1)}
-                update: Doc = {"$set": {"status": Status.SENDING.value, "leaseOwner": token, "leaseUntilMs": until},
-                               "$inc": {"attempts": 1}, "$currentDate": {"updatedAt": True}}
-                sending = timeline.entry(Event.SENDING, {"attempt": attempt, "worker": owner})
-                with_entry(where, update, doc.get("events") or [], sending, room=timeline.CLAIM_ROOM)
-                ops.append(UpdateOne(where, update))
-                tries[job_id] = doc
-            if not ops:
-                break
-            with translated():
-                modified = self._c.bulk_write(ops, ordered=False).modified_count
-                if modified == len(ops):
-                    won = set(tries)
-                else:  # some changed under us: which claims took?
-                    won = {str(d["_id"]) for d in self._c.find(
-                        {"_id": {"$in": [d["_id"] for d in tries.values()]}, "leaseOwner": eq(token)}, {"_id": 1})}
-            for job_id in won:
-                doc = tries[job_id]
-                claimed[job_id] = job_of({**doc, "status": Status.SENDING.value, "attempts": int(doc.get("attempts", 0)) + 1,
-                                        "leaseOwner": token})
-                tally.move(claimed[job_id].tenant, Status(doc["status"]), Status.SENDING)
-            wanted = [j for j in tries if j not in won]
-            if not wanted:
-                break
-        else:  # still changing under us after every try: someone else is acting on these now
-            busy.update({j: doc for j, doc in tries.items() if j in wanted})
-        self.counters.apply(tally)
-        return Claims(claimed, busy)
-
-    def finish_many(self, outcomes: list[Outcome]) -> list[bool]:
-        """Store attempts' outcomes, each with its entry, in one bulk write; each is applied
-        only while its own lease still holds the job. Returns which were stored."""
-        for outcome in outcomes:
-            check_move(Status.SENDING, outcome.target)
-        ops = [
-            UpdateOne(
-                {"_id": object_id(o.job.id), "status": eq(Status.SENDING.value), "leaseOwner": eq(o.job.lease_owner)},
-                {"$set": {"status": o.target.value, **o.fields}, "$unset": {"leaseOwner": "", "leaseUntilMs": ""},
-                 "$currentDate": {"updatedAt": True}, "$push": {"events": o.entry}},
-            )
-            for o in outcomes
-        ]
-        with translated():
-            matched = self._c.bulk_write(ops, ordered=False).matched_count if ops else 0
-            if matched == len(ops):
-                stored = [True] * len(ops)
-            else:  # some leases had moved on: an outcome was stored if its entry is there
-                docs = {str(d["_id"]): stored_events(d.get("events")) for d in self._c.find(
-                    {"_id": {"$in": [object_id(o.job.id) for o in outcomes]}}, {"events": 1})}
-                stored = [any(same_entry(e, o.entry) for e in docs.get(o.job.id, [])) for o in outcomes]
-        tally = Tally()
-        for outcome, done in zip(outcomes, stored, strict=True):
-            if done:
-                tally.move(outcome.job.tenant, Status.SENDING, outcome.target, at_s=int(outcome.entry["at"].timestamp()))
-        self.counters.apply(tally)
-        return stored
 
     # -- by hand, by the sweeper -----------------------------------------------------------
 

@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pika
 import pytest
 from pymongo import MongoClient
 
 from local import embedded_store, rabbit
 from local.consumer import Consumer
 from local.wsgi import make_app
+from shared import broker
 from shared.bootstrap import Deps, build
 from shared.config import Settings
 from shared.model import Job
 from shared.providers.mock import MockProvider
+from shared.topology import Topology
 
 T = TypeVar("T")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", Settings.rabbitmq_url)
@@ -74,16 +75,12 @@ def broker_url() -> str:
 
 def delete_queues(url: str, names: list[str]) -> None:
     """Delete queues a test declared (missing ones are fine)."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        for name in names:
-            channel = connection.channel()
-            try:
-                channel.queue_delete(name)
-            except pika.exceptions.ChannelClosedByBroker:
-                pass
-    finally:
-        connection.close()
+    broker.delete_queues(url, names)
+
+
+def delete_stack_queues(url: str, queue: str) -> None:
+    """Delete every queue of the stack whose WAVECOM_QUEUE is `queue`: lanes, delay queues, dead letters."""
+    delete_queues(url, Topology(queue).queues())
 
 
 @contextlib.contextmanager
@@ -94,7 +91,7 @@ def process_env(store_uri: str, broker_url: str, name: str, **extra: str) -> Ite
     yield {**os.environ, "MONGODB_URI": store_uri, "MONGODB_DB": db, "RABBITMQ_URL": broker_url,
            "WAVECOM_QUEUE": queue, "WAVECOM_HOST": "127.0.0.1", **extra}
     MongoClient(store_uri).drop_database(db)
-    delete_queues(broker_url, [queue, f"{queue}.dead", *(f"{queue}.retry.{1000 * n}" for n in range(1, 5))])
+    delete_stack_queues(broker_url, queue)
 
 
 @pytest.fixture
@@ -127,11 +124,8 @@ def make_deps(settings: Settings, broker_url: str) -> Iterator[Callable[..., Dep
 
     yield make
     for deps in built:
-        s = deps.settings
-        deps.jobs.client.drop_database(s.mongodb_db)
-        delays = [s.retry_base_ms * n for n in range(1, s.max_attempts + 2)]
-        topo = deps.publisher.topology
-        delete_queues(broker_url, [topo.queue, topo.dead, *(topo.delay(d) for d in delays)])
+        deps.jobs.client.drop_database(deps.settings.mongodb_db)
+        delete_queues(broker_url, deps.publisher.topology.queues())
         deps.close()
 
 
@@ -206,9 +200,9 @@ def claim(deps: Deps, job_id: str, owner: str, lease_ms: int) -> Job | None:
     return deps.jobs.claim_many([job_id], owner, lease_ms).claimed.get(job_id)
 
 
-def provider(deps: Deps, channel: str) -> MockProvider:
-    """The mock provider of a channel (to count deliveries)."""
-    p = deps.providers[channel]
+def provider(deps: Deps, channel: str, name: str = "mock") -> MockProvider:
+    """A mock provider of a channel (to count deliveries)."""
+    p = next(p for p in deps.providers[channel] if p.name == name)
     assert isinstance(p, MockProvider)
     return p
 

@@ -141,7 +141,7 @@ def _write_chunk(jobs: JobStore, n: int) -> tuple[float, float]:
     half), then claimed and sent with the entry a mock provider's receipt gives (the worker's);
     the seconds each half took."""
     started = time.perf_counter()
-    created = jobs.insert_many([NewJob("sms", "+2348012345678", "Benchmark: your code is 123456")] * n, 3, "bench")
+    created = jobs.insert_many([NewJob("sms", "+2348012345678", "Benchmark: your code is 123456")] * n, {"sms": 3}, "bench")
     ids = [job.id for job in created]
     jobs.mark_queued(ids, "bench", {"queue": "bench"})
     accepted = time.perf_counter()

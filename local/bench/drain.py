@@ -27,12 +27,11 @@ from local.bench.run import (
     progress,
     shared_roles,
     stack_report,
-    watched_queues,
 )
 from local.bench.spawn import SpawnedWorker
 from local.bench.watch import Watcher, read_finished
 from shared import broker
-from shared.bootstrap import Deps, build
+from shared.bootstrap import Deps, build, topology, watched_queues
 from shared.config import Settings
 from shared.errors import BrokerUnavailable
 from shared.intake import create_jobs
@@ -142,7 +141,7 @@ def drain(opts: Options, settings: Settings) -> int:
             worker.stop()
             watcher.stop()
     finally:
-        delete_queues(settings.rabbitmq_url, watched_queues(run))
+        delete_queues(settings.rabbitmq_url, topology(run).queues())
         deps.close()
     finished = read_finished(settings.mongodb_uri, settings.mongodb_db, ids)
     res = report.drain_results(n, queue_s, before.at, finished, n - len(finished))

@@ -21,10 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from local.bench import ceilings, chart, cost, report, target
 from local.bench.load import Load, Plan, drive
 from local.bench.watch import Watcher, read_finished
-from shared.bootstrap import build, topology
+from shared.bootstrap import build, watched_queues
 from shared.config import Settings
 from shared.errors import WavecomError
-from shared.retry import RetryPolicy
 
 STORE_GIVE_UP_S = 15.0
 
@@ -66,12 +65,6 @@ def _preflight(url: str, key: str) -> None:
     status = _get(f"{url}/api/notifications?limit=1", key)
     if status != 200:
         raise target.TargetError(f"the API answered {status} to the key; pass a valid --key")
-
-
-def watched_queues(stack: Settings) -> list[str]:
-    """The stack's queues the chart shows: main, delay and dead-letter."""
-    topo, policy = topology(stack), RetryPolicy(base_ms=stack.retry_base_ms)
-    return [topo.queue, *(topo.delay(policy.delay_ms(n)) for n in range(1, stack.max_attempts)), topo.dead]
 
 
 def progress(enabled: bool) -> Progress:

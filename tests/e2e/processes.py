@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from local.embedded_store import free_port
-from tests.conftest import delete_queues, unique, wait_for
+from tests.conftest import delete_stack_queues, unique, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVECOM = str(Path(sys.executable).with_name("wavecom"))
@@ -110,4 +110,4 @@ def stack(argv: list[str], workdir: Path, broker_url: str, **extra: str) -> Iter
         for pid in with_marker(queue):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        delete_queues(broker_url, [queue, f"{queue}.dead", *(f"{queue}.retry.{200 * n}" for n in range(1, 4))])
+        delete_stack_queues(broker_url, queue)

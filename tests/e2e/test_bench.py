@@ -15,7 +15,7 @@ import pytest
 from local import embedded_store
 from local.bench import target
 from shared.mongo import connect
-from tests.conftest import delete_queues, unique
+from tests.conftest import delete_stack_queues, unique
 from tests.faults.harness import WAVECOM, Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -33,8 +33,7 @@ def remove(stack: Stack, store_uri: str, broker_url: str) -> None:
     client = connect(store_uri, stack.db).client
     client.drop_database(stack.db)
     client.close()
-    q = stack.queue
-    delete_queues(broker_url, [q, f"{q}.dead", *(f"{q}.retry.{200 * n}" for n in range(1, 4))])
+    delete_stack_queues(broker_url, stack.queue)
 
 
 @pytest.fixture

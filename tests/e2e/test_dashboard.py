@@ -20,7 +20,7 @@ from pymongo import MongoClient
 
 from local.embedded_store import free_port
 from static_site.build import build
-from tests.conftest import delete_queues, unique, wait_for
+from tests.conftest import delete_stack_queues, unique, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -91,8 +91,7 @@ def stack(store_uri: str, broker_url: str, tmp_path_factory: pytest.TempPathFact
             proc.wait()
         log.close()
         MongoClient(store_uri).drop_database(db)
-        delays = [RETRY_BASE_MS * n for n in range(1, 5)]
-        delete_queues(broker_url, [queue, f"{queue}.dead", *(f"{queue}.retry.{d}" for d in delays)])
+        delete_stack_queues(broker_url, queue)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from local import embedded_store
 from shared.broker import REASON_HEADER
 from shared.mongo import connect
-from tests.conftest import delete_queues, unique, wait_for
+from tests.conftest import delete_stack_queues, unique, wait_for
 from tests.faults.harness import Stack, create_many, tally, wait_terminal
 from tests.faults.proxy import Proxy
 
@@ -39,7 +39,7 @@ def stack(tmp_path, store_uri, broker_url):
     client = connect(store_uri, s.db).client
     client.drop_database(s.db)  # a test that ran its own store keeps it in tmp_path
     client.close()
-    delete_queues(broker_url, [s.queue, f"{s.queue}.dead", *(f"{s.queue}.retry.{200 * n}" for n in range(1, 6))])
+    delete_stack_queues(broker_url, s.queue)
 
 
 def report(name: str, started: float, **figures: object) -> None:

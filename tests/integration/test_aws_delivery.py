@@ -28,8 +28,9 @@ def ses_deps(make_deps: Callable[..., Deps], monkeypatch: pytest.MonkeyPatch) ->
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SES", "AWS_ENDPOINT_URL_SNS"):
         monkeypatch.delenv(name, raising=False)  # an endpoint set for a local emulator would bypass moto
     with mock_aws():
-        deps = make_deps(email_provider="ses", ses_from=SENDER, aws_region=REGION)
-        assert isinstance(deps.providers["email"], SesEmailProvider)
+        deps = make_deps(providers={"email": ("ses",), "sms": ("mock",), "push": ("mock",)}, ses_from=SENDER,
+                         aws_region=REGION)
+        assert isinstance(deps.providers["email"][0], SesEmailProvider)
         yield deps
 
 
@@ -41,7 +42,7 @@ def email(**overrides: object) -> NewJob:
 
 
 def test_a_job_sent_through_ses_is_marked_sent_with_the_ses_message_id(ses_deps: Deps) -> None:
-    provider = ses_deps.providers["email"]
+    provider = ses_deps.providers["email"][0]
     assert isinstance(provider, SesEmailProvider)
     provider.client.verify_email_identity(EmailAddress=SENDER)
     job = create_job(ses_deps, email())

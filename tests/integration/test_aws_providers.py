@@ -92,7 +92,7 @@ def test_ses_sends_the_email_and_tags_it_with_the_job_id(ses: SesEmailProvider) 
     receipt = ses.send(job_id=job, recipient=EMAIL, message="Your statement is ready.",
                        metadata={"subject": "Statement\r\nBcc: x@example.org"}, attempt=1)
     sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages[-1]
-    assert (receipt.provider, receipt.message_id) == ("ses", sent.id)
+    assert (ses.name, receipt.message_id) == ("ses", sent.id)
     assert sent.destinations == {"ToAddresses": [EMAIL]} and sent.source == f"WaveCom <{SENDER}>"
     assert sent.body == "Your statement is ready." and sent.subject == "Statement Bcc: x@example.org"
     assert calls[0]["Tags"] == [{"Name": "wavecom-job-id", "Value": job}]

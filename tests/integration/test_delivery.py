@@ -33,7 +33,8 @@ def test_a_job_is_sent_once(deps, start_worker):
     assert provider(deps, "sms").delivered(job.id) == 1
 
 
-def test_a_transient_failure_is_retried_after_its_delay_then_sent(deps, start_worker):
+def test_a_transient_failure_is_retried_after_its_delay_then_sent(make_deps, start_worker):
+    deps = make_deps(retry_base_ms=1000)  # the ladder's first rung
     job = create_job(deps, make_job(type="email", recipient="alice@example.com", metadata={"mockFailures": 1}))
     start_worker(deps)  # after the create, so the timeline has no race in it
     sent = final(deps, job.id, "sent")
@@ -51,11 +52,11 @@ def test_a_transient_failure_is_retried_after_its_delay_then_sent(deps, start_wo
 def test_the_retry_waits_inside_rabbitmq_in_its_delay_queue(make_deps, start_worker, broker_url):
     import pika
 
-    deps = make_deps(retry_base_ms=3000)
+    deps = make_deps(retry_base_ms=5000)  # a rung of the ladder
     start_worker(deps)
     job = create_job(deps, make_job(metadata={"mockFailures": 1}))
     final(deps, job.id, "retrying")
-    delay_queue = deps.publisher.topology.delay(3000)
+    delay_queue = deps.publisher.topology.delay(5000)
     connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     try:
         held = wait_for(
@@ -68,7 +69,17 @@ def test_the_retry_waits_inside_rabbitmq_in_its_delay_queue(make_deps, start_wor
     final(deps, job.id, "sent", timeout=20)
 
 
-def test_a_job_that_always_fails_ends_failed_at_max_attempts(deps, start_worker):
+def test_a_retry_delay_under_a_second_sends_the_message_straight_back_to_its_lane(deps, start_worker):
+    assert deps.settings.retry_base_ms < 1000
+    job = create_job(deps, make_job(metadata={"mockFailures": 2}))
+    start_worker(deps)
+    final(deps, job.id, "sent")
+    delays = [e.details["delayMs"] for e in deps.jobs.timeline(job.id) if e.event.value == "retry_scheduled"]
+    assert delays == [0, 0]
+
+
+def test_a_job_that_always_fails_ends_failed_at_max_attempts(make_deps, start_worker):
+    deps = make_deps(retry_base_ms=1000)
     job = create_job(deps, make_job(metadata={"mockFailures": 99}))
     start_worker(deps)  # after the create, so the timeline has no race in it
     failed = final(deps, job.id, "failed")

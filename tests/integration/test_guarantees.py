@@ -184,7 +184,7 @@ def test_stale_finds_only_jobs_older_than_the_cutoff(make_deps):
     deps = make_deps(rabbitmq_url=UNREACHABLE)
     job = create_job(deps, make_job())
     assert deps.jobs.stale(Status.PENDING, clock.now() - timedelta(seconds=30), 10) == []
-    assert deps.jobs.stale(Status.PENDING, clock.now() + timedelta(seconds=1), 10) == [(job.id, "default")]
+    assert deps.jobs.stale(Status.PENDING, clock.now() + timedelta(seconds=1), 10) == [(job.id, "default", "normal")]
 
 
 def test_a_queued_job_whose_message_was_lost_is_published_again(make_deps, start_worker, broker_url):

@@ -148,8 +148,8 @@ def test_metrics_show_jobs_by_outcome_retries_and_provider_latency_after_a_deliv
             sample(s, "wavecom_jobs_total", outcome="sent"),
             sample(s, "wavecom_jobs_total", outcome="retry_scheduled"),
             sample(s, "wavecom_retries_total", type="sms"),
-            sample(s, "wavecom_provider_duration_seconds_count", type="sms", result="ok"),
-            sample(s, "wavecom_provider_duration_seconds_count", type="sms", result="transient"),
+            sample(s, "wavecom_provider_duration_seconds_count", type="sms", provider="mock", result="ok"),
+            sample(s, "wavecom_provider_duration_seconds_count", type="sms", provider="mock", result="transient"),
         )
 
     before = counts()

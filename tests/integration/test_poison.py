@@ -52,12 +52,13 @@ def test_poison_messages_are_dead_lettered_with_their_reason(deps, worker, broke
 
 def test_a_provider_that_raises_an_unexpected_error_uses_up_the_budget_and_fails(deps, worker):
     class Broken:
+        name = "broken"
         channel = "sms"
 
         def send(self, **kwargs):
             raise RuntimeError("a bug in a provider adapter, +2348012345678")
 
-    deps.providers["sms"] = Broken()
+    deps.providers["sms"] = [Broken()]
     job = create_job(deps, NewJob("sms", "+2348012345678", "hi"))
     wait_for(lambda: deps.jobs.get(job.id).status.value == "failed", what="the job to fail")
     failed = deps.jobs.get(job.id)

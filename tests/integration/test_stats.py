@@ -38,7 +38,7 @@ def test_counts_follow_the_jobs_writes_per_tenant_and_cover_every_status(deps: D
     deps.jobs.counters.flush()
     stats = read_stats(deps.jobs.counters, "acme", now=NOW)
     assert stats["counts"] == {"pending": 0, "queued": 3, "sending": 0, "sent": 0, "retrying": 0,
-                               "failed": 0, "cancelled": 0}
+                               "failed": 0, "cancelled": 0, "scheduled": 0, "expired": 0}
     assert stats["total"] == 3 and set(stats["counts"]) == {s.value for s in Status}
 
 
@@ -46,6 +46,7 @@ def test_sent_and_failed_are_counted_in_whole_buckets_of_the_window(deps: Deps) 
     # NOW is 13:05:07.25: the window is the 60 five-second buckets ending at 13:05:05.
     finish(deps, "acme", Status.SENT, 2.5, 2.6, 3.0, 8.0, 299.0, 303.0, 400.0, 1.0)
     finish(deps, "acme", Status.FAILED, 3.0)
+    finish(deps, "acme", Status.EXPIRED, 2.5, 9.0)
     finish(deps, "other", Status.SENT, 2.5, 2.6)
     stats = read_stats(deps.jobs.counters, "acme", now=NOW)["throughput"]
     assert stats["until"] == "2026-11-24T13:05:05.000Z" and stats["since"] == "2026-11-24T13:00:05.000Z"
@@ -55,6 +56,7 @@ def test_sent_and_failed_are_counted_in_whole_buckets_of_the_window(deps: Deps) 
     assert stats["sent"][-1] == 3 and stats["sent"][-2] == 1 and stats["sent"][0] == 1
     assert sum(stats["sent"]) == 5 and stats["sentPerSecond"][-1] == 0.6
     assert stats["failed"][-1] == 1 and sum(stats["failed"]) == 1 and stats["failedPerSecond"][-1] == 0.2
+    assert stats["expired"][-2:] == [1, 1] and stats["expiredPerSecond"][-1] == 0.2
 
 
 def test_a_per_second_series_can_be_asked_for(deps: Deps) -> None:
@@ -74,7 +76,8 @@ def test_the_endpoint_reads_counters_only_never_the_jobs(api: httpx.Client, deps
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     assert response.json()["counts"]["queued"] + response.json()["counts"]["pending"] == 1
     assert work.read[JOBS] == 0 and work.written[JOBS] == 0  # no count, no scan of the jobs
-    assert set(response.json()["throughput"]) >= {"sent", "failed", "sentPerSecond", "failedPerSecond"}
+    assert set(response.json()["throughput"]) >= {"sent", "failed", "expired", "sentPerSecond", "failedPerSecond",
+                                                  "expiredPerSecond"}
 
 
 def test_a_bad_window_is_a_validation_problem(api: httpx.Client) -> None:
