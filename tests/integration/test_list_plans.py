@@ -15,7 +15,7 @@ from shared.clock import epoch_ms_of
 from shared.counters import COUNTERS, CounterStore
 from shared.intake import create_jobs
 from shared.model import NewJob
-from shared.states import Status
+from shared.states import WAITING, Status
 from shared.store import JOBS, JobStore
 
 
@@ -71,7 +71,8 @@ def test_a_filtered_page_and_the_next_one_are_read_through_an_index(listing, dep
 def test_the_sweepers_queries_are_read_through_an_index(listing):
     later = clock.now() + timedelta(seconds=5)
     calls = [lambda jobs: jobs.stale(Status.QUEUED, later, 500), lambda jobs: jobs.expired_leases(500),
-             lambda jobs: jobs.oldest_created([Status.PENDING, Status.QUEUED])]
+             lambda jobs: jobs.oldest_created([Status.PENDING, Status.QUEUED]), lambda jobs: jobs.due(500),
+             *((lambda jobs, s=status: jobs.expire_due(s, 500)) for status in WAITING)]
     for call in calls:
         for plan in listing(call):
             assert "USING INDEX" in plan and "SCAN" not in plan.replace("SEARCH", ""), plan
