@@ -18,6 +18,8 @@ from cfnlint.api import lint
 from local import package
 from local.cli import main
 from shared.config import Settings
+from shared.model import Priority
+from shared.topology import Topology
 
 pytestmark = pytest.mark.slow  # a few seconds: stages ~60 MB of code and zips it
 
@@ -51,17 +53,24 @@ def test_the_api_definition_has_every_route_of_the_table_and_no_other(template):
     assert template["Resources"]["APIHandler"]["Properties"]["Handler"] == "app.app"
 
 
-def test_dispatch_is_fed_by_the_amazon_mq_queue_the_functions_publish_to(template):
+def test_dispatch_is_fed_by_one_amazon_mq_event_source_per_lane_the_functions_publish_to(template):
     resources = template["Resources"]
     dispatch = resources["Dispatch"]
     assert dispatch["Properties"]["Handler"] == "app.dispatch_messages"
-    (event,) = dispatch["Properties"]["Events"].values()
-    assert event["Type"] == "MQ"
-    source = event["Properties"]
-    assert source["Broker"] == {"Ref": "BrokerArn"}
-    assert source["Queues"] == [{"Ref": "QueueName"}]
-    assert source["SourceAccessConfigurations"] == [{"Type": "BASIC_AUTH", "URI": {"Ref": "BrokerSecretArn"}}]
-    assert source["BatchSize"] == {"Ref": "DispatchBatchSize"}
+    events = dispatch["Properties"]["Events"]
+    assert sorted(events) == ["HighLane", "LowLane", "NormalLane"]
+    assert {name: event["Properties"]["Queues"] for name, event in events.items()} == {
+        "HighLane": [{"Fn::Sub": "${QueueName}.high"}], "NormalLane": [{"Ref": "QueueName"}],
+        "LowLane": [{"Fn::Sub": "${QueueName}.low"}]}
+    topology = Topology(Settings().queue)  # the lanes the functions publish to, from the same name
+    assert [topology.lane(p) for p in (Priority.HIGH, Priority.LOW)] == [f"{Settings().queue}.high",
+                                                                         f"{Settings().queue}.low"]
+    for event in events.values():
+        source = event["Properties"]
+        assert event["Type"] == "MQ" and source["Broker"] == {"Ref": "BrokerArn"}
+        assert source["SourceAccessConfigurations"] == [{"Type": "BASIC_AUTH", "URI": {"Ref": "BrokerSecretArn"}}]
+    assert events["HighLane"]["Properties"]["BatchSize"] == {"Ref": "HighLaneBatchSize"}
+    assert events["LowLane"]["Properties"]["BatchSize"] == {"Ref": "DispatchBatchSize"}
     assert template["Parameters"]["QueueName"]["Default"] == Settings().queue
     # The functions publish to the queue the event source reads: WAVECOM_QUEUE comes from the
     # same parameter, through Globals, which a function's own variable would override.
