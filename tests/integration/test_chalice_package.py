@@ -70,6 +70,7 @@ def test_dispatch_is_fed_by_one_amazon_mq_event_source_per_lane_the_functions_pu
         assert event["Type"] == "MQ" and source["Broker"] == {"Ref": "BrokerArn"}
         assert source["SourceAccessConfigurations"] == [{"Type": "BASIC_AUTH", "URI": {"Ref": "BrokerSecretArn"}}]
     assert events["HighLane"]["Properties"]["BatchSize"] == {"Ref": "HighLaneBatchSize"}
+    assert events["HighLane"]["Properties"]["MaximumBatchingWindowInSeconds"] == 0  # no wait for a batch to fill
     assert events["LowLane"]["Properties"]["BatchSize"] == {"Ref": "DispatchBatchSize"}
     assert template["Parameters"]["QueueName"]["Default"] == Settings().queue
     # The functions publish to the queue the event source reads: WAVECOM_QUEUE comes from the
