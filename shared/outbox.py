@@ -76,11 +76,13 @@ def expire_waiting(deps: Deps, result: SweepResult) -> None:
 def release_due(deps: Deps, result: SweepResult) -> None:
     """Queue the scheduled jobs whose `sendAt` has come, each in its lane: published, then marked
     `queued` (a worker faster than the mark may claim a due scheduled job). One sweeper does it per
-    sweep interval, so several running at once publish a job once."""
-    if not deps.turns.take("release-scheduled", deps.settings.sweep_interval_ms):
+    sweep interval, so several running at once publish a job once; with nothing due it costs one
+    read that finds nothing."""
+    due = deps.jobs.due(BATCH)
+    if not due or not deps.turns.take("release-scheduled", deps.settings.sweep_interval_ms):
         return
     by_tenant: dict[str, dict[str, Priority]] = {}
-    for job_id, tenant, priority in deps.jobs.due(BATCH):
+    for job_id, tenant, priority in due:
         by_tenant.setdefault(tenant, {})[job_id] = priority
     for tenant, lanes in by_tenant.items():
         if not queue_jobs(deps, lanes, tenant, source=Status.SCHEDULED):

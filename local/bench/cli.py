@@ -31,6 +31,7 @@ def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Benchmark the running stack."""
     from local.bench.drain import drain
+    from local.bench.priority import priority
     from local.bench.run import Options, bench
     from local.bench.target import TargetError
     from shared.errors import WavecomError
@@ -38,8 +39,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.mode == "batch" and args.batch_size > MAX_BATCH:
         print(f"wavecom bench: --batch-size is at most {MAX_BATCH}", file=sys.stderr)
         return 2
-    if args.mode == "drain" and args.duration:
-        print("wavecom bench: a drain queues a number of jobs first: use --jobs, not --duration", file=sys.stderr)
+    if args.mode in ("drain", "priority") and args.duration:
+        print(f"wavecom bench: a {args.mode} run queues a number of jobs first: use --jobs, not --duration",
+              file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     opts = Options(
@@ -48,10 +50,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         jobs=None if args.duration else (args.jobs or DEFAULT_JOBS), duration_s=args.duration,
         timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,
         mock_failure_rate=args.mock_failure_rate, new_tenant=args.new_tenant, out=out,
-        progress=not args.no_progress,
+        progress=not args.no_progress, high_jobs=args.high_jobs, high_interval_ms=args.high_interval_ms,
     )
     try:
-        return (drain if args.mode == "drain" else bench)(opts, settings)
+        return {"drain": drain, "priority": priority}.get(args.mode, bench)(opts, settings)
     except (TargetError, WavecomError) as e:
         print(f"wavecom bench: {e}", file=sys.stderr)
         return 2
@@ -65,7 +67,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "store's ceilings",
         description="Creates jobs through the API of a running stack (`make run`) and waits, on the maintained "
         "counters, until every one is finished; or (--mode drain) queues jobs with no consumer and lets one "
-        "worker of its own drain them. Reports jobs/s, the CPU ms per job of each process it can see (API, "
+        "worker of its own drain them; or (--mode priority) does that with low jobs while it creates high jobs one "
+        "by one, and reports each high job's create-to-sent time. Reports jobs/s, the CPU ms per job of each process it can see (API, "
         "workers, store, broker, itself) and the store commands and documents per job, measures the broker's "
         "and the store's raw ceilings on this machine, and writes a JSON report and a PNG chart. Reads "
         "MONGODB_URI, MONGODB_DB, RABBITMQ_URL, WAVECOM_QUEUE, WAVECOM_HOST and WAVECOM_PORT like the services do.",
@@ -79,9 +82,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "counters then count only this run's jobs (a drain always uses a fresh tenant)")
     p.add_argument("--mongodb-uri", default="", help="the stack's store (default: MONGODB_URI, else the "
                    "embedded store `wavecom up` runs for WAVECOM_DATA_DIR)")
-    p.add_argument("--mode", choices=("single", "batch", "drain"), default="single",
-                   help="one job per request, POST /api/notifications/batch, or one worker alone on a queued "
-                   "backlog (default: %(default)s)")
+    p.add_argument("--mode", choices=("single", "batch", "drain", "priority"), default="single",
+                   help="one job per request, POST /api/notifications/batch, one worker alone on a queued "
+                   "backlog, or high jobs created one by one while one worker drains a low backlog of --jobs "
+                   "(default: %(default)s)")
+    p.add_argument("--high-jobs", type=_positive(int), default=50,
+                   help="--mode priority: high jobs created one by one (default: %(default)s)")
+    p.add_argument("--high-interval-ms", type=_positive(int), default=200,
+                   help="--mode priority: pause between two high creates (default: %(default)s)")
     p.add_argument("--batch-size", type=_positive(int), default=100, help="jobs per batch request (default: %(default)s)")
     p.add_argument("--concurrency", type=_positive(int), default=50, help="concurrent clients (default: %(default)s)")
     size = p.add_mutually_exclusive_group()

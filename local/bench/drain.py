@@ -35,7 +35,7 @@ from shared.bootstrap import Deps, build, topology, watched_queues
 from shared.config import Settings
 from shared.errors import BrokerUnavailable
 from shared.intake import create_jobs
-from shared.model import NewJob
+from shared.model import NewJob, Priority
 from shared.states import Status
 
 CHUNK = 1000  # jobs queued per create (the batch endpoint's limit)
@@ -44,15 +44,17 @@ DEFAULT_FAILURE_RATE = 0.0  # a drain measures the happy path: one attempt per j
 log = logging.getLogger("wavecom.bench")
 
 
-def _news(n: int, offset: int) -> list[NewJob]:
+def news(n: int, offset: int, priority: Priority = Priority.NORMAL) -> list[NewJob]:
     """`n` synthetic jobs, the channels in turn (the HTTP runs' payloads)."""
-    return [NewJob(p["type"], p["recipient"], p["message"])
+    return [NewJob(p["type"], p["recipient"], p["message"], priority=priority)
             for p in (PAYLOADS[(offset + i) % len(PAYLOADS)] for i in range(n))]
 
 
-def queue_backlog(deps: Deps, n: int, tenant: str, show_progress: bool) -> list[str]:
-    """Queue `n` jobs of `tenant` on `deps`' queue, in creates of 1,000; their ids.
-    TargetError when the broker does not take them (they stay `pending` for a sweeper)."""
+def queue_backlog(deps: Deps, n: int, tenant: str, show_progress: bool,
+                  priority: Priority = Priority.NORMAL) -> list[str]:
+    """Queue `n` jobs of `tenant` in the `priority` lane of `deps`' queue, in creates of 1,000;
+    their ids. TargetError when the broker does not take them (they stay `pending` for a
+    sweeper)."""
     ids: list[str] = []
     intake = logging.getLogger("wavecom.intake")
     level = intake.level
@@ -61,7 +63,7 @@ def queue_backlog(deps: Deps, n: int, tenant: str, show_progress: bool) -> list[
         with progress(show_progress) as bar:
             task = bar.add_task("queueing", total=n, note="no consumer yet")
             for start in range(0, n, CHUNK):
-                jobs = create_jobs(deps, _news(min(CHUNK, n - start), start), tenant)
+                jobs = create_jobs(deps, news(min(CHUNK, n - start), start, priority), tenant)
                 if any(job.status != Status.QUEUED for job in jobs):
                     raise target.TargetError("the broker did not take the backlog; is RabbitMQ up?")
                 ids += [job.id for job in jobs]
@@ -93,11 +95,12 @@ def delete_queues(url: str, names: list[str]) -> None:
         log.warning("scratch queues not deleted", extra={"queues": names, "error": str(e)})
 
 
-def _run_settings(settings: Settings, stack: Settings, opts: Options) -> Settings:
-    """The drain's settings: a scratch queue; the stack's consumer settings (or the defaults);
-    the mock provider as asked."""
+def run_settings(settings: Settings, stack: Settings, opts: Options) -> Settings:
+    """The settings of a run with a worker of the bench's own: a scratch queue
+    (`<WAVECOM_QUEUE>.bench-<mode>-<id>`); the stack's consumer settings (or the defaults); the mock
+    provider as asked."""
     return settings.with_overrides(
-        queue=f"{settings.queue}.bench-drain-{uuid.uuid4().hex[:8]}",
+        queue=f"{settings.queue}.bench-{opts.mode}-{uuid.uuid4().hex[:8]}",
         prefetch=stack.prefetch, max_attempts=stack.max_attempts, retry_base_ms=stack.retry_base_ms,
         requeue_after_ms=stack.requeue_after_ms,
         mock_latency_ms=DEFAULT_LATENCY_MS if opts.mock_latency_ms is None else opts.mock_latency_ms,
@@ -111,7 +114,7 @@ def drain(opts: Options, settings: Settings) -> int:
     deadline, load_at_start = time.monotonic() + opts.timeout_s, os.getloadavg()[0]
     target.check_loopback(store=settings.mongodb_uri, broker=settings.rabbitmq_url)
     found = target.workers(settings.queue)
-    run = _run_settings(settings, found[0].settings if found else settings, opts)
+    run = run_settings(settings, found[0].settings if found else settings, opts)
     n = opts.jobs or 0
     tenant = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"  # fresh: its counters count only this run
     deps = build(run)

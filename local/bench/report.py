@@ -51,12 +51,13 @@ def timeline(t0: float, accepted_at: list[float], finished: dict[str, Finished],
     seconds = max(1, math.ceil(until - t0))
     sent_at = [f.updated for f in finished.values() if f.status == "sent"]
     retry = [q for q in {name for _, d in depths for name in d} if ".retry." in q]
+    lanes = (main_queue, f"{main_queue}.high", f"{main_queue}.low")
     return {
         "second": list(range(seconds)),
         "acceptedPerSecond": per_second(accepted_at, t0, seconds),
         "deliveredPerSecond": per_second(sent_at, t0, seconds),
         "queueDepth": [
-            {"t": round(t - t0, 2), "main": d.get(main_queue, 0), "retry": sum(d.get(q, 0) for q in retry),
+            {"t": round(t - t0, 2), "main": sum(d.get(q, 0) for q in lanes), "retry": sum(d.get(q, 0) for q in retry),
              "dead": d.get(f"{main_queue}.dead", 0)}
             for t, d in depths if t >= t0
         ],

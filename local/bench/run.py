@@ -46,6 +46,8 @@ class Options:
     new_tenant: bool
     out: Path
     progress: bool
+    high_jobs: int = 50  # --mode priority
+    high_interval_ms: int = 200
 
 
 def _get(url: str, key: str = "") -> int:
