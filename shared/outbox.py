@@ -115,11 +115,12 @@ def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
 
 
 def republish_lost(deps: Deps, result: SweepResult) -> None:
-    """Publish again the jobs left `queued` or `retrying` far longer than any queue or retry
-    delay: their message was lost (dead-lettered by the broker, say). A spare message is
-    harmless; the claim lets only one delivery happen."""
-    cutoff = now() - timedelta(milliseconds=deps.settings.requeue_after_ms)
-    for status in (Status.QUEUED, Status.RETRYING):
+    """Publish again the jobs left `queued`, or `retrying`, far longer than any queue or retry
+    delay: their message was lost (dead-lettered by the broker, say). A retrying job is given its
+    longest possible delay on top, so a message still waiting in a delay queue is never taken for
+    lost. A spare message is harmless; the claim lets only one delivery happen."""
+    for status, extra_ms in ((Status.QUEUED, 0), (Status.RETRYING, deps.policy.longest_ms)):
+        cutoff = now() - timedelta(milliseconds=deps.settings.requeue_after_ms + extra_ms)
         for job_id, _, priority in deps.jobs.stale(status, cutoff, BATCH):
             if not deps.jobs.touch_if_stale(job_id, status, cutoff):
                 continue  # another sweeper took it, or the job moved on

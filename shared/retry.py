@@ -63,6 +63,11 @@ class RetryPolicy:
         ceiling = self.ceiling_ms(attempts)
         return rung(ceiling if self.backoff is Backoff.LINEAR else int(self.draw() * ceiling))
 
+    @property
+    def longest_ms(self) -> int:
+        """The longest wait any retry may get: the rung of the cap."""
+        return rung(self.max_ms)
+
     def rungs(self, max_attempts: int) -> list[int]:
         """Every delay a job with `max_attempts` may wait (0: none), shortest first."""
         ceilings = [self.ceiling_ms(n) for n in range(1, max_attempts)]

@@ -199,6 +199,18 @@ def test_a_queued_job_whose_message_was_lost_is_published_again(make_deps, start
     assert deps.jobs.timeline(job.id)[2].details["republished"] is True
 
 
+def test_a_retrying_job_waiting_its_longest_delay_is_not_taken_for_lost(make_deps):
+    deps = make_deps(requeue_after_ms=1000, retry_max_ms=5000)
+    job = create_job(deps, make_job())
+    claimed = claim(deps, job.id, "worker-a", 30_000)
+    retry = timeline.entry(Event.RETRY_SCHEDULED, {"attempt": 1, "error": "timed out", "delayMs": 5000})
+    assert deps.jobs.finish_many([Stored(claimed, Status.RETRYING, retry, {"lastError": "timed out"})]) == [True]
+    past_requeue = clock.now() + timedelta(milliseconds=1500)
+    wait_for(lambda: clock.now() > past_requeue, what="longer than WAVECOM_REQUEUE_AFTER_MS")
+    assert sweep(deps).republished == 0  # its message may still be in the 5 s delay queue
+    wait_for(lambda: sweep(deps).republished == 1, timeout=15, what="past the longest delay as well: lost")
+
+
 def test_a_store_outage_does_not_spend_a_messages_delivery_budget(make_deps, start_worker, monkeypatch):
     from shared.errors import StoreUnavailable
 

@@ -42,6 +42,10 @@ def test_the_cap_bounds_every_delay_however_many_attempts():
     assert RetryPolicy(base_ms=60_000, max_ms=300_000).delay_ms(50) == 300_000
 
 
+def test_the_longest_wait_is_the_caps_rung():
+    assert RetryPolicy(max_ms=300_000).longest_ms == 300_000 and RetryPolicy(max_ms=400_000).longest_ms == 300_000
+
+
 def test_the_rungs_a_budget_can_use_are_known_ahead():
     assert RetryPolicy(base_ms=1000).rungs(3) == [1000, 2000]
     assert RetryPolicy(base_ms=200).rungs(3) == [0]
