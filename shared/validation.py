@@ -112,6 +112,17 @@ def message_problem(channel: str, message: str) -> str | None:
 
 
 Time = Annotated[AwareDatetime, BeforeValidator(rfc3339_time)]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer, which may be written with a zero fraction (`60.0`), as an int; a boolean,
+    a string or a fraction stays as it is and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Seconds = Annotated[StrictInt, Field(ge=1, le=deadlines.MAX_TTL_SECONDS), BeforeValidator(_whole_number)]
 TIME_HINT = "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z"
 
 
@@ -130,7 +141,7 @@ class CreateNotification(BaseModel):
                                 "until then it is `scheduled` and can be cancelled. Omitted or past: at once.")
     expiresAt: Time | None = Field(default=None, description="When it may no longer be sent: not handed to a "
                                    "provider by then, it ends `expired`. Not with ttlSeconds.")
-    ttlSeconds: StrictInt | None = Field(default=None, ge=1, le=deadlines.MAX_TTL_SECONDS,
+    ttlSeconds: Seconds | None = Field(default=None,
                                          description="Seconds it may still be sent, from sendAt when given, else "
                                                      "from the create; then as expiresAt. Not with expiresAt.")
 

@@ -106,6 +106,8 @@ def settings(store_uri: str, broker_url: str) -> Settings:
         retry_base_ms=200,
         mock_latency_ms=0,
         mock_failure_rate=0.0,
+        mock2_latency_ms=0,
+        mock2_failure_rate=0.0,
         mock_seed=7,
         prefetch=10,
     )

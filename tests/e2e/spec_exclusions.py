@@ -46,6 +46,17 @@ EXCLUSIONS = [
     Exclusion("metadata", "must be at most",
               "metadata's limit in bytes of compact JSON: no keyword measures a value's serialised size"),
     Exclusion("metadata", "must not nest deeper than", "metadata's nesting depth: JSON Schema has no keyword for depth"),
+    Exclusion("sendAt", "must be at most 30 days ahead",
+              ("a bound relative to the server's clock when the request arrives: a schema states fixed "
+               "bounds only, and `format: date-time` has none")),
+    Exclusion("expiresAt", "must be in the future",
+              "a bound relative to the server's clock when the request arrives, as for sendAt"),
+    Exclusion("expiresAt", "must be after sendAt",
+              "an order between two fields of one body: JSON Schema compares no value with another"),
+    *(Exclusion(name, "must fall within the years 1 to 9999 in UTC",
+                ("a date-time whose offset takes its instant out of the years 1 to 9999 in UTC "
+                 "(0001-01-01T00:00:00+01:00): `format: date-time` allows it, no time type holds it"))
+      for name in ("sendAt", "expiresAt")),
     Exclusion("bucketSeconds", "must divide windowSeconds",
               ("the stats bucket-count rule: windowSeconds % bucketSeconds == 0 and at most 720 buckets relates "
                "two query parameters, which parameter schemas cannot")),

@@ -155,6 +155,11 @@ def test_priority_and_times_are_read_into_the_new_job():
     assert job.expires_at is not None and validate_create(make_body()).priority == "normal"
 
 
+def test_ttl_may_be_written_as_a_json_integer_with_a_zero_fraction():
+    assert validate_create(make_body(ttlSeconds=60.0)).ttl_seconds == 60
+    assert "ttlSeconds" in fields_of(make_body(ttlSeconds=60.5))
+
+
 def test_a_send_time_is_kept_in_utc_to_the_millisecond():
     from datetime import UTC, datetime, timedelta
 
