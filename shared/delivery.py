@@ -108,15 +108,15 @@ class _Tokens:
         self.held: Counter[str] = Counter()
         self.waiting: dict[str, str] = {}  # job id -> the provider it was left waiting for
 
-    def route(self, job: Job) -> str | None:
-        """The provider of the job's attempt, with a token spent; None when it has none now."""
-        provider = self.deps.routing.choose(job.type, self.deps.providers[job.type]).name
+    def route(self, job_id: str, channel: str) -> str | None:
+        """The provider of a job's attempt, with a token spent; None when it has none now."""
+        provider = self.deps.routing.choose(channel, self.deps.providers[channel]).name
         if self.held[provider]:
             self.held[provider] -= 1
             return provider
         if self.deps.routing.take_token(provider):
             return provider
-        self.waiting[job.id] = provider
+        self.waiting[job_id] = provider
         return None
 
     def wait(self, job_id: str) -> None:

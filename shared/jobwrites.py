@@ -37,7 +37,7 @@ from shared.states import Event, Status, check_move
 
 CAS_TRIES = 3  # a job changing under a compare-and-set this often in a row is left to the caller
 EXPIRED_REASON = "expiresAt passed before it was handed to a provider"
-Route = Callable[[Job], "str | None"]  # the provider of a job's next attempt; None: not yet
+Route = Callable[[str, str], "str | None"]  # (job id, channel) -> its attempt's provider; None: not yet
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class JobWrites:
                     with_entry(where, update, doc.get("events") or [], entry)
                 else:
                     if job_id not in routed:
-                        routed[job_id] = route(job_of(doc)) if route is not None else None
+                        routed[job_id] = route(job_id, doc["type"]) if route is not None else None
                     provider = routed[job_id]
                     if route is not None and provider is None:
                         deferred.append(job_id)
