@@ -15,7 +15,7 @@ from shared.mongo import translated
 from shared.states import Status
 
 TIMEOUT_S = 2.0
-WAITING = (Status.PENDING, Status.QUEUED, Status.RETRYING)
+UNSENT = (Status.PENDING, Status.QUEUED, Status.RETRYING)  # what the oldest-job gauge looks at
 
 
 _probes: dict[str, QueueProbe] = {}
@@ -47,4 +47,4 @@ def ping_store(deps: Deps) -> None:
 def oldest_waiting_since(deps: Deps) -> datetime | None:
     """When the oldest job still waiting to be sent (pending, queued, retrying) was created."""
     with pymongo.timeout(TIMEOUT_S):
-        return deps.jobs.oldest_created(WAITING)
+        return deps.jobs.oldest_created(UNSENT)

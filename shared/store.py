@@ -4,19 +4,20 @@ Every status change and its event are one atomic update (`$set` of the status, `
 event), and each write that moves jobs between statuses also moves the tenant's counters
 (shared.counters). Writes on the delivery path are made for many jobs at once.
 
-What a job document holds and how the embedded store's quirks are absorbed: shared.jobdocs.
+What a job document holds and how the embedded store's quirks are absorbed: shared.jobdocs. The
+delivery path's claims, outcomes and expiries are in shared.jobwrites, and the sweeper's reads in
+shared.jobscans, both part of JobStore.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 
-from shared import clock, timeline
+from shared import timeline
 from shared.counters import CounterStore, Tally
 from shared.errors import JobNotFound
 from shared.jobdocs import (
@@ -31,8 +32,9 @@ from shared.jobdocs import (
     stored_events,
     with_entry,
 )
+from shared.jobscans import JobScans
 from shared.jobwrites import CAS_TRIES, Claims, JobWrites, Outcome
-from shared.model import Job, LogEntry, NewJob, Priority
+from shared.model import Job, LogEntry, NewJob
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
 from shared.timeline import Appended
@@ -41,11 +43,10 @@ JOBS = "notificationjobs"
 __all__ = ["JOBS", "Claims", "JobStore", "Outcome", "object_id"]  # object_id: callers look ids up here
 NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
 NOTE_TRIES = 10  # duplicates of one job handled at once all note it
-STALE_BATCH = 20  # jobs the sweeper reads at a time when it looks for stale ones
 log = logging.getLogger("wavecom.store")
 
 
-class JobStore(JobWrites):
+class JobStore(JobScans, JobWrites):
     """Jobs in the `notificationjobs` collection; their counts in `counters`."""
 
     def __init__(self, collection: Collection[Doc], counters: CounterStore) -> None:
@@ -158,17 +159,6 @@ class JobStore(JobWrites):
                 docs += list(self._c.find(older, NO_TIMELINE).sort(NEWEST_FIRST).limit(limit - len(docs)))
         return [job_of(d) for d in docs]
 
-    def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
-        """When the oldest job in one of `statuses` was created (None: there is none)."""
-        found: list[datetime] = []
-        with translated():
-            for status in statuses:
-                doc = self._c.find_one({"status": eq(status.value)}, {"createdAt": 1},
-                                       sort=[("createdAtMs", ASCENDING)])
-                if doc is not None:
-                    found.append(doc["createdAt"])
-        return min(found, default=None)
-
     def count_by_status(self, tenant: str) -> dict[str, int]:
         """How many of a tenant's jobs are in each status present, counted now: one aggregation
         over the tenant's jobs, for reconciling the counters off the hot path (never on a request).
@@ -177,41 +167,6 @@ class JobStore(JobWrites):
             rows = self._c.aggregate([{"$match": {"tenant": eq(tenant)}},
                                       {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
             return {str(r["_id"]): int(r["n"]) for r in rows if r["_id"] in {s.value for s in Status}}
-
-    def stale(self, status: Status, older_than: datetime, limit: int) -> list[tuple[str, str, Priority]]:
-        """(id, tenant, priority) of jobs left in `status` since before `older_than`, oldest first.
-
-        Selected by status and order through the index and compared by time here: the embedded
-        store compares a date range in Python, document by document, over every job in the
-        status (seconds during a backlog; tests/integration/test_store_gaps.py). Read in small
-        batches and stopped at the first job that is not stale, so a backlog of fresh jobs costs
-        one batch.
-        """
-        found: list[tuple[str, str, Priority]] = []
-        with translated():
-            docs = self._c.find({"status": eq(status.value)}, {"updatedAt": 1, "tenant": 1, "priority": 1})
-            for doc in docs.sort("updatedAt", ASCENDING).limit(limit).batch_size(STALE_BATCH):
-                if doc["updatedAt"] >= older_than:
-                    break
-                found.append((str(doc["_id"]), str(doc.get("tenant", DEFAULT_TENANT)),
-                              Priority(doc.get("priority") or Priority.NORMAL)))
-            docs.close()
-        return found
-
-    def due(self, limit: int) -> list[tuple[str, str, Priority]]:
-        """(id, tenant, priority) of `scheduled` jobs whose `sendAt` has come (at most `limit`)."""
-        with translated():
-            docs = self._c.find({"status": eq(Status.SCHEDULED.value), "sendAtMs": {"$lte": clock.epoch_ms()}},
-                                {"tenant": 1, "priority": 1})
-            return [(str(d["_id"]), str(d.get("tenant", DEFAULT_TENANT)), Priority(d.get("priority") or Priority.NORMAL))
-                    for d in docs.limit(limit)]
-
-    def expired_leases(self, limit: int) -> list[str]:
-        """Ids of jobs whose sender's lease ran out (the worker died or hung mid-send)."""
-        with translated():
-            docs = self._c.find({"status": eq(Status.SENDING.value), "leaseUntilMs": {"$lt": clock.epoch_ms()}},
-                                {"_id": 1})
-            return [str(d["_id"]) for d in docs.limit(limit)]
 
     # -- by hand, by the sweeper -----------------------------------------------------------
 
@@ -323,13 +278,3 @@ class JobStore(JobWrites):
         """Every tenant that has jobs (a scan: for migrations, never on a request)."""
         with translated():
             return sorted(str(t) for t in self._c.distinct("tenant"))
-
-    def touch_if_stale(self, job_id: str, status: Status, older_than: datetime) -> bool:
-        """Compare-and-set: bump `updatedAt` if the job is still `status` and older than
-        `older_than`. Of several sweepers racing for one job exactly one gets True."""
-        with translated():
-            result = self._c.update_one(
-                {"_id": object_id(job_id), "status": eq(status.value), "updatedAt": {"$lt": older_than}},
-                {"$currentDate": {"updatedAt": True}},
-            )
-        return result.modified_count == 1
