@@ -12,7 +12,7 @@ from shared.errors import IllegalTransition
 from shared.intake import queue_jobs
 from shared.model import Job
 from shared.querying import MAX_BULK_RETRY, RetryFilter, since_ms
-from shared.states import Event, Status, sources_of
+from shared.states import CANCELLABLE, RETRYABLE, Event, Status
 
 log = logging.getLogger("wavecom.manual")
 
@@ -31,7 +31,7 @@ def retry_job(deps: Deps, job_id: str, tenant: str | None = None, key_id: str | 
     current = deps.jobs.get(job_id, tenant)
     budget = current.budget or deps.settings.max_attempts
     requested = timeline.entry(Event.RETRY_REQUESTED, {"maxAttempts": current.max_attempts + budget, **_by(key_id)})
-    moved = deps.jobs.move(job_id, Status.PENDING, requested, sources=[Status.FAILED], inc={"maxAttempts": budget},
+    moved = deps.jobs.move(job_id, Status.PENDING, requested, sources=RETRYABLE, inc={"maxAttempts": budget},
                            tenant=tenant)
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "retried")
@@ -70,7 +70,7 @@ def retry_failed(deps: Deps, tenant: str, which: RetryFilter, key_id: str | None
 def cancel_job(deps: Deps, job_id: str, tenant: str | None = None, key_id: str | None = None) -> Job:
     """Stop a job that is not being sent and not finished; 409 otherwise."""
     moved = deps.jobs.move(job_id, Status.CANCELLED, timeline.entry(Event.CANCELLED, _by(key_id)), tenant=tenant,
-                           sources=sources_of(Status.CANCELLED))
+                           sources=CANCELLABLE)
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "cancelled")
     log.info("job cancelled", extra={"job_id": job_id, "key_id": key_id})
