@@ -12,6 +12,7 @@ from typing import TypeVar
 from shared.config import Settings
 
 DEFAULT_JOBS = 10_000
+DASHBOARD_JOBS = 100_000  # jobs a dashboard run puts in the store before it polls
 MAX_BATCH = 1000  # the batch endpoint's limit per request
 N = TypeVar("N", int, float)
 
@@ -30,6 +31,7 @@ def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Benchmark the running stack."""
+    from local.bench import dashboard
     from local.bench.drain import drain
     from local.bench.run import Options, bench
     from local.bench.target import TargetError
@@ -42,8 +44,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         print("wavecom bench: a drain queues a number of jobs first: use --jobs, not --duration", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    if args.mode == "dashboard" and (args.duration or (args.jobs or DASHBOARD_JOBS) < 200):
+        print("wavecom bench: a dashboard run stores a number of jobs first: --jobs 200 or more", file=sys.stderr)
+        return 2
     opts = Options(
-        url=(args.url or f"http://{settings.host}:{settings.port}").rstrip("/"), key=args.key, mode=args.mode,
+        url=url, key=args.key, mode=args.mode,
         batch_size=args.batch_size, concurrency=args.concurrency,
         jobs=None if args.duration else (args.jobs or DEFAULT_JOBS), duration_s=args.duration,
         timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,
@@ -51,6 +57,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.no_progress,
     )
     try:
+        if args.mode == "dashboard":
+            return dashboard.run(url, settings, args.jobs or DASHBOARD_JOBS, args.requests, out)
         return (drain if args.mode == "drain" else bench)(opts, settings)
     except (TargetError, WavecomError) as e:
         print(f"wavecom bench: {e}", file=sys.stderr)
@@ -79,9 +87,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "counters then count only this run's jobs (a drain always uses a fresh tenant)")
     p.add_argument("--mongodb-uri", default="", help="the stack's store (default: MONGODB_URI, else the "
                    "embedded store `wavecom up` runs for WAVECOM_DATA_DIR)")
-    p.add_argument("--mode", choices=("single", "batch", "drain"), default="single",
-                   help="one job per request, POST /api/notifications/batch, or one worker alone on a queued "
-                   "backlog (default: %(default)s)")
+    p.add_argument("--mode", choices=("single", "batch", "drain", "dashboard"), default="single",
+                   help="one job per request, POST /api/notifications/batch, one worker alone on a queued "
+                   "backlog, or (dashboard) what each request an open dashboard polls costs the API and the "
+                   f"store with --jobs finished jobs stored (default --jobs there: {DASHBOARD_JOBS:,}) "
+                   "(default: %(default)s)")
     p.add_argument("--batch-size", type=_positive(int), default=100, help="jobs per batch request (default: %(default)s)")
     p.add_argument("--concurrency", type=_positive(int), default=50, help="concurrent clients (default: %(default)s)")
     size = p.add_mutually_exclusive_group()
@@ -95,6 +105,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "bench cannot read it from the running workers; in drain mode, the drain worker's (default: 20)")
     p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
                    "(default: 0.1; in drain mode 0)")
+    p.add_argument("--requests", type=_positive(int), default=200,
+                   help="dashboard mode: requests of each kind of poll (the totals: a fifth, a second apart, "
+                   "so that each misses the API's one-second cache) (default: %(default)s)")
     p.add_argument("--out", default="", help="the JSON report; the chart goes beside it as .png "
                    "(default: bench-reports/<time>.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
