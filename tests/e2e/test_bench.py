@@ -153,3 +153,27 @@ def test_a_small_drain_has_one_worker_of_its_own_empty_a_scratch_queue_and_leave
     finally:
         client.close()
     assert "+2348012345678" not in run.stdout + run.stderr + out.read_text()
+
+
+def test_a_small_dashboard_run_reports_every_poll_and_takes_its_jobs_away(stack, tmp_path, store_uri):
+    out = tmp_path / "reports" / "dashboard.json"
+    run = bench(stack, out, "--mode", "dashboard", "--url", stack.base, "--jobs", "300", "--requests", "10")
+    assert run.returncode in (0, 1), run.stderr[-3000:]  # 1: a poll cost 5 ms or more (a speed, not asserted)
+
+    report = json.loads(out.read_text())
+    polls = report["polls"]
+    assert set(polls) == {"newest 100", "status=failed", "type=email", "failed email", "recipient search",
+                          "next page (Load more)", "job by id", "timeline", "stats"}
+    for figures in polls.values():
+        assert figures["apiCpuMsPerRequest"] >= 0 and figures["latencyMs"]["p50"] > 0
+    assert polls["newest 100"]["documentsReadPerRequest"]["notificationjobs"] == 101  # a page and one more
+    assert polls["job by id"]["documentsReadPerRequest"]["notificationjobs"] == 1
+    assert "notificationjobs" not in polls["stats"]["documentsReadPerRequest"]  # counters only
+    lists = [name for name, figures in polls.items() if "plans" in figures]
+    assert len(lists) == 5 and not any(polls[name]["scans"] for name in lists)
+    client = connect(store_uri, stack.db).client
+    try:
+        assert client[stack.db]["notificationjobs"].count_documents({"tenant": report["tenant"]}) == 0
+    finally:
+        client.close()
+    assert "Your code is" not in run.stdout + out.read_text()
