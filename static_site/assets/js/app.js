@@ -52,6 +52,7 @@ function forgetTenant() {
   table.clear();
   drawer.close();
   accepted = null;
+  poller.drop("accepted");
   $("send-result").replaceChildren();
   $("bulk-result").textContent = "";
   for (const node of document.querySelectorAll("[data-count]")) node.textContent = "–";
@@ -178,9 +179,9 @@ async function retryAll() {
       result.textContent = "No failed job matches these filters.";
       return;
     }
-    const what = [view.type, view.q ? `to ${view.q}` : ""].filter(Boolean).join(" ");
     const most = Math.min(matched, 1000);
-    const question = `Retry ${matched.toLocaleString()} failed ${what ? `${what} ` : ""}job${matched === 1 ? "" : "s"}?`
+    const question = `Retry ${matched.toLocaleString()} failed ${view.type ? `${view.type} ` : ""}job${matched === 1 ? "" : "s"}`
+      + `${view.q ? ` to ${view.q}` : ""}?`
       + (matched > most ? ` This retries the newest ${most.toLocaleString()}; press again for the rest.` : "");
     if (!window.confirm(question)) return;
     result.textContent = "Retrying…";
@@ -221,7 +222,13 @@ function showAccepted(job) {
   const open = openButton(job.id, "link");
   open.addEventListener("click", () => go({ job: job.id }));
   $("send-result").replaceChildren("Accepted as ", open, ": ", badge(job.status));
-  if (states.terminal.includes(job.status) || table.isLive(job.id)) poller.drop("accepted");
+  followAccepted();
+}
+
+/** Keep the note's job fresh: the table does while it lists the job, else a poll of its own. */
+function followAccepted() {
+  if (!accepted || states.terminal.includes(accepted.status) || table.isLive(accepted.id)) poller.drop("accepted");
+  else if (!poller.tasks.has("accepted")) poller.set("accepted", async () => showAccepted(await api.getJob(accepted.id)));
 }
 
 async function onSend(event) {
@@ -237,7 +244,6 @@ async function onSend(event) {
     accepted = { id: job.id, status: job.status };
     table.add(job);
     showAccepted(job);
-    if (!table.isLive(job.id)) poller.set("accepted", async () => showAccepted(await api.getJob(accepted.id)));
     form.message.value = "";
     poller.soon("list");
   } catch (error) {
@@ -264,8 +270,9 @@ const table = new JobsTable({
     table.openId = drawer?.openId ?? null;
     for (const job of table.rows) {
       if (job.id === drawer?.openId) drawer.update(job);
-      if (job.id === accepted?.id) showAccepted(job);
+      if (job.id === accepted?.id && table.isLive(job.id)) showAccepted(job);
     }
+    followAccepted();
   },
 });
 const drawer = new Drawer({

@@ -38,6 +38,7 @@ export class JobsTable {
     this.head = new Set(); // ids of the newest page, which every refresh reads again
     this.next = null; // the page after the last one loaded
     this.byId = false; // the search is a job id that exists
+    this.notAnId = null; // a search of a job id's form that no job has
     this.openId = null;
     this.loaded = false;
     $("load-more").addEventListener("click", () => this.loadMore());
@@ -63,7 +64,7 @@ export class JobsTable {
   /** Read the newest page again (the poller's task), keeping older pages already loaded. */
   async refresh() {
     const view = this.view;
-    if (view.q && looksLikeJobId(view.q)) {
+    if (view.q && looksLikeJobId(view.q) && this.notAnId !== view.q) {
       try {
         const job = await this.api.getJob(view.q);
         if (view !== this.view) return;
@@ -77,16 +78,18 @@ export class JobsTable {
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 404)) throw error;
         this.byId = false; // no such job: perhaps a recipient (a device token) of this form
+        this.notAnId = view.q; // later polls of this view ask for the recipient only
       }
     }
     const page = await this.api.listJobs(this.filters());
     if (view !== this.view) return;
     const head = page.jobs;
     const oldest = head[head.length - 1];
-    const older = oldest ? this.rows.filter((j) => !head.some((h) => h.id === j.id) && newerFirst(oldest, j) < 0) : [];
+    const inHead = new Set(head.map((j) => j.id));
+    const older = oldest ? this.rows.filter((j) => !inHead.has(j.id) && newerFirst(oldest, j) < 0) : [];
     if (!older.length) this.next = page.next;
     this.rows = [...head, ...older];
-    this.head = new Set(head.map((j) => j.id));
+    this.head = inHead;
     this.loaded = true;
     this.render();
   }
@@ -168,6 +171,7 @@ export class JobsTable {
 
   render() {
     const now = Date.now();
+    if (this.loaded) $("jobs-note").textContent = "";
     const focused = document.activeElement?.closest?.("tr")?.dataset.jobId;
     $("jobs-body").replaceChildren(...this.rows.map((job) => this.row(job, now)));
     if (focused) $("jobs-body").querySelector(`tr[data-job-id="${focused}"] button.open`)?.focus();
