@@ -32,8 +32,10 @@ from shared.config import Settings
 from shared.counters import COUNTERS, CounterStore, Tally
 from shared.jobdocs import new_job_doc
 from shared.model import NewJob
+from shared.querying import MAX_LIMIT
 from shared.states import Event, Status
 from shared.store import JOBS, JobStore
+from static_site.build import PAGE_SIZE
 
 CHUNK = 2000  # jobs stored per bulk insert while seeding
 SPACING = timedelta(milliseconds=10)  # between seeded jobs' creation: 100 a second, as a busy stack makes them
@@ -49,6 +51,7 @@ class Poll:
     name: str
     path: str
     filters: dict[str, str] | None = None
+    polled: bool = True  # the page asks for it (else: a figure for comparison)
 
 
 def _pick(rng: random.Random, weights: list[tuple[Any, float]]) -> Any:
@@ -129,7 +132,7 @@ def plans(settings: Settings, tenant: str, filters: dict[str, str]) -> list[str]
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongodb_uri, event_listeners=[finds], tz_aware=True)
     try:
         db = client[settings.mongodb_db]
-        JobStore(db[JOBS], CounterStore(db[COUNTERS])).page(tenant, filters, 101)
+        JobStore(db[JOBS], CounterStore(db[COUNTERS])).page(tenant, filters, PAGE_SIZE + 1)
         return [str(db.command("explain", c)["queryPlanner"]["winningPlan"]) for c in finds.commands]
     finally:
         client.close()
@@ -155,21 +158,23 @@ class Client:
 
 def _polls(client: Client, searched: str) -> list[Poll]:
     """Every kind of request the page polls, with real ids and cursors of the seeded tenant."""
-    status, body, link = client.get("/api/notifications?limit=100")
+    page = f"/api/notifications?limit={PAGE_SIZE}"
+    status, body, link = client.get(page)
     if status != 200:
         raise target.TargetError(f"the API answered {status} to the listing")
-    job = json.loads(body)[50]["id"]
+    job = json.loads(body)[PAGE_SIZE // 2]["id"]
     match = re.search(r"<([^>]+)>", link or "")
     polls = [
-        Poll("newest 100", "/api/notifications?limit=100", {}),
-        Poll("status=failed", "/api/notifications?limit=100&status=failed", {"status": "failed"}),
-        Poll("type=email", "/api/notifications?limit=100&type=email", {"type": "email"}),
-        Poll("failed email", "/api/notifications?limit=100&status=failed&type=email",
-             {"status": "failed", "type": "email"}),
-        Poll("recipient search", f"/api/notifications?limit=100&recipient={quote(searched)}", {"recipient": searched}),
+        Poll(f"newest {PAGE_SIZE}", page, {}),
+        Poll("status=failed", f"{page}&status=failed", {"status": "failed"}),
+        Poll("type=email", f"{page}&type=email", {"type": "email"}),
+        Poll("failed email", f"{page}&status=failed&type=email", {"status": "failed", "type": "email"}),
+        Poll("recipient search", f"{page}&recipient={quote(searched)}", {"recipient": searched}),
         Poll("job by id", f"/api/notifications/{job}"),
         Poll("timeline", f"/api/notifications/{job}/logs"),
         Poll("stats", "/api/stats"),
+        # Not a poll of the page: the API's largest page, for a client that asks for it.
+        Poll(f"newest {MAX_LIMIT} (the API's most)", f"/api/notifications?limit={MAX_LIMIT}", {}, polled=False),
     ]
     if match:
         polls.insert(5, Poll("next page (Load more)", match.group(1)))
@@ -222,6 +227,7 @@ def run(url: str, settings: Settings, jobs: int, requests: int, out: Path) -> in
                 found = plans(settings, tenant, poll.filters)
                 figures["plans"] = found
                 figures["scans"] = any(scans(p) for p in found)
+            figures["polledByThePage"] = poll.polled
             results[poll.name] = figures
             print(f"  {poll.name:<24} API {figures['apiCpuMsPerRequest']:5.2f} ms CPU, store "
                   f"{figures['storeCpuMsPerRequest']:5.2f} ms, read {figures['documentsReadPerRequest']}, "
@@ -236,7 +242,7 @@ def run(url: str, settings: Settings, jobs: int, requests: int, out: Path) -> in
             "loadAverage1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
             "polls": results}
     report.write_json(out, full)
-    worst = max(r["apiCpuMsPerRequest"] for r in results.values())
+    worst = max(r["apiCpuMsPerRequest"] for r in results.values() if r["polledByThePage"])
     scanning = [name for name, r in results.items() if r.get("scans")]
-    print(f"most API CPU for one poll: {worst:.2f} ms; lists that scan: {', '.join(scanning) or 'none'}; report {out}")
+    print(f"most API CPU for one poll of the page: {worst:.2f} ms; lists that scan: {', '.join(scanning) or 'none'}; report {out}")
     return 0 if worst < 5 and not scanning else 1

@@ -162,15 +162,16 @@ def test_a_small_dashboard_run_reports_every_poll_and_takes_its_jobs_away(stack,
 
     report = json.loads(out.read_text())
     polls = report["polls"]
-    assert set(polls) == {"newest 100", "status=failed", "type=email", "failed email", "recipient search",
-                          "next page (Load more)", "job by id", "timeline", "stats"}
+    assert set(polls) == {"newest 50", "status=failed", "type=email", "failed email", "recipient search",
+                          "next page (Load more)", "job by id", "timeline", "stats", "newest 100 (the API's most)"}
     for figures in polls.values():
         assert figures["apiCpuMsPerRequest"] >= 0 and figures["latencyMs"]["p50"] > 0
-    assert polls["newest 100"]["documentsReadPerRequest"]["notificationjobs"] == 101  # a page and one more
+    assert polls["newest 50"]["documentsReadPerRequest"]["notificationjobs"] == 51  # a page and one more
+    assert not polls["newest 100 (the API's most)"]["polledByThePage"]
     assert polls["job by id"]["documentsReadPerRequest"]["notificationjobs"] == 1
     assert "notificationjobs" not in polls["stats"]["documentsReadPerRequest"]  # counters only
     lists = [name for name, figures in polls.items() if "plans" in figures]
-    assert len(lists) == 5 and not any(polls[name]["scans"] for name in lists)
+    assert len(lists) == 6 and not any(polls[name]["scans"] for name in lists)
     client = connect(store_uri, stack.db).client
     try:
         assert client[stack.db]["notificationjobs"].count_documents({"tenant": report["tenant"]}) == 0

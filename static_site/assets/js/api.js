@@ -1,7 +1,6 @@
 // The API client: one place that adds the key, decodes problems and names each failure.
 
 const KEY_STORAGE = "wavecom.apiKey";
-const PAGE = 100; // jobs a list request asks for: the API's most
 
 /** A request that did not succeed; `kind` is "unauthorized", "network" or "http". */
 export class ApiError extends Error {
@@ -37,8 +36,10 @@ export function nextLink(header) {
 }
 
 export class Api {
-  constructor(base) {
+  /** `pageSize`: the jobs a list request asks for. */
+  constructor(base, pageSize) {
     this.base = base;
+    this.pageSize = pageSize;
     this.key = loadKey();
     this.lastRequestAt = 0; // when the page last asked the API anything (the poller spaces after it)
   }
@@ -85,7 +86,7 @@ export class Api {
   async listJobs(filters = {}, next = null) {
     let path = next;
     if (!path) {
-      const query = new URLSearchParams({ limit: String(PAGE) });
+      const query = new URLSearchParams({ limit: String(this.pageSize) });
       for (const name of ["status", "type", "recipient"]) if (filters[name]) query.set(name, filters[name]);
       path = `/api/notifications?${query}`;
     }

@@ -12,7 +12,7 @@ import { formatView, looksLikeJobId, parseView, sameListing } from "./view.js";
 const $ = (id) => document.getElementById(id);
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 
-const api = new Api(meta("wavecom-api-base"));
+const api = new Api(meta("wavecom-api-base"), Number.parseInt(meta("wavecom-page-size"), 10) || 50);
 const states = JSON.parse(meta("wavecom-states") || '{"terminal":[],"cancellable":[],"retryable":[]}');
 const spacingMs = Number.parseInt(meta("wavecom-poll-ms"), 10) || 1000;
 const poller = new Poller(api, spacingMs, onPollState);

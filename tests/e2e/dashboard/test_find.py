@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from static_site.build import PAGE_SIZE
 from tests.e2e.dashboard.conftest import Tenant
 from tests.e2e.dashboard.pages import create, open_dashboard, row_of, settle, sms
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def buried(tenant: Tenant) -> dict[str, str]:
-    """A failed email job with 120 sent SMS jobs after it, so the newest 100 do not hold it."""
+    """A failed email job with 120 sent SMS jobs after it, so no first page (nor the API's largest) holds it."""
     failed, = create(tenant, [{"type": "email", "recipient": "reject@example.com", "message": "Statement ready"}])
     create(tenant, sms(120))
     settle(tenant, failed=1, sent=120)
@@ -30,10 +31,10 @@ def list_query(request: Request) -> dict[str, list[str]] | None:
     return parse_qs(url.query) if request.method == "GET" and url.path.endswith("/api/notifications") else None
 
 
-def test_the_status_filter_asks_the_api_and_finds_a_job_beyond_the_newest_hundred(
+def test_the_status_filter_asks_the_api_and_finds_a_job_beyond_the_first_page(
         page: Page, tenant: Tenant, buried: dict[str, str]) -> None:
     open_dashboard(page, tenant)
-    expect(page.locator("#jobs-body tr")).to_have_count(100)
+    expect(page.locator("#jobs-body tr")).to_have_count(PAGE_SIZE)
     expect(row_of(page, buried["failed"])).to_have_count(0)
     with page.expect_request(lambda r: (list_query(r) or {}).get("status") == ["failed"]):
         page.select_option("#filter-status", "failed")
@@ -62,14 +63,16 @@ def test_a_status_counter_is_a_button_that_filters_by_its_status(page: Page, ten
     expect(row_of(page, buried["failed"])).to_have_class(re.compile(r"\bfailed\b"))
     counter.click()  # again: the filter is lifted
     expect(page.locator("#filter-status")).to_have_value("")
-    expect(page.locator("#jobs-body tr")).to_have_count(100)
+    expect(page.locator("#jobs-body tr")).to_have_count(PAGE_SIZE)
 
 
 def test_load_more_follows_the_link_cursor(page: Page, tenant: Tenant, buried: dict[str, str]) -> None:
     open_dashboard(page, tenant)
-    expect(page.locator("#jobs-body tr")).to_have_count(100)
+    expect(page.locator("#jobs-body tr")).to_have_count(PAGE_SIZE)
     with page.expect_request(lambda r: "cursor" in (list_query(r) or {})):
         page.click("#load-more")
+    expect(page.locator("#jobs-body tr")).to_have_count(2 * PAGE_SIZE)
+    page.click("#load-more")
     expect(page.locator("#jobs-body tr")).to_have_count(121)
     expect(row_of(page, buried["failed"])).to_be_visible()  # the oldest job
     expect(page.locator("#load-more")).to_be_hidden()
@@ -113,7 +116,7 @@ def test_the_fragment_keeps_the_filters_for_a_shared_link_and_the_back_button(
     expect(page.locator("#filter-type")).to_have_value("email")
     page.go_back()
     expect(page.locator("#filter-type")).to_have_value("")
-    expect(page.locator("#jobs-body tr")).to_have_count(100)
+    expect(page.locator("#jobs-body tr")).to_have_count(PAGE_SIZE)
     shared = page.context.new_page()  # a colleague opens the link (the key is in this browser)
     shared.goto(f"{tenant.stack.url}/#status=failed&q={buried['failed']}")
     expect(shared.locator("#filter-status")).to_have_value("failed")
