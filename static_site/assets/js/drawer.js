@@ -43,7 +43,7 @@ export class Drawer {
     else if (!again) this.clearFields(id);
     this.poller.set("logs", () => this.loadLogs());
     this.loadLogs().catch((e) => this.failed(e));
-    if (!job) this.loadJob().catch((e) => this.failed(e));
+    if (!job || !this.isLive(id)) this.loadJob().catch((e) => this.failed(e)); // else the list keeps it fresh
     if (!again) $("detail-close").focus();
   }
 
