@@ -33,6 +33,7 @@ Doc = dict[str, Any]
 COUNTERS = "counters"
 STATUSES = tuple(s.value for s in Status)
 FINISHED = (Status.SENT, Status.FAILED)  # the statuses counted per second too
+SERIES_NAMES = frozenset(s.value for s in FINISHED)
 log = logging.getLogger("wavecom.counters")
 
 
@@ -158,12 +159,10 @@ class CounterStore:
         with translated():
             docs = list(self._c.find({"tenant": eq(tenant), "minute": {"$gte": since_s - since_s % 60, "$lt": until_s}}))
         for doc in docs:
-            minute = int(doc["minute"])
-            for second in range(max(minute, since_s), min(minute + 60, until_s)):
-                for status in FINISHED:
-                    n = int(doc.get(second_field(status.value, second), 0))
-                    if n:
-                        found[second][status.value] = n
+            for key, n in doc.items():
+                name, _, offset = key.rpartition("_")
+                if name in SERIES_NAMES and offset.isdigit() and since_s <= (second := int(doc["minute"]) + int(offset)) < until_s:
+                    found[second][name] = int(n)
         return dict(found)
 
     def prune(self, before_s: int) -> int:

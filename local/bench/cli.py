@@ -58,7 +58,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         if args.mode == "dashboard":
-            return dashboard.run(url, settings, args.jobs or DASHBOARD_JOBS, args.requests, out)
+            return dashboard.run(url, settings, args.jobs or DASHBOARD_JOBS, args.requests, args.pace_ms, out)
         return (drain if args.mode == "drain" else bench)(opts, settings)
     except (TargetError, WavecomError) as e:
         print(f"wavecom bench: {e}", file=sys.stderr)
@@ -105,9 +105,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "bench cannot read it from the running workers; in drain mode, the drain worker's (default: 20)")
     p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
                    "(default: 0.1; in drain mode 0)")
-    p.add_argument("--requests", type=_positive(int), default=200,
-                   help="dashboard mode: requests of each kind of poll (the totals: a fifth, a second apart, "
-                   "so that each misses the API's one-second cache) (default: %(default)s)")
+    p.add_argument("--requests", type=_positive(int), default=40,
+                   help="dashboard mode: requests of each kind of poll (default: %(default)s)")
+    p.add_argument("--pace-ms", type=int, default=1050,
+                   help="dashboard mode: time between two requests: the page's one a second, and a little more so "
+                   "that each read of the totals misses the API's one-second cache (default: %(default)s)")
     p.add_argument("--out", default="", help="the JSON report; the chart goes beside it as .png "
                    "(default: bench-reports/<time>.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

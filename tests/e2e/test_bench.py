@@ -157,7 +157,8 @@ def test_a_small_drain_has_one_worker_of_its_own_empty_a_scratch_queue_and_leave
 
 def test_a_small_dashboard_run_reports_every_poll_and_takes_its_jobs_away(stack, tmp_path, store_uri):
     out = tmp_path / "reports" / "dashboard.json"
-    run = bench(stack, out, "--mode", "dashboard", "--url", stack.base, "--jobs", "300", "--requests", "10")
+    run = bench(stack, out, "--mode", "dashboard", "--url", stack.base, "--jobs", "300", "--requests", "5",
+                "--pace-ms", "20")
     assert run.returncode in (0, 1), run.stderr[-3000:]  # 1: a poll cost 5 ms or more (a speed, not asserted)
 
     report = json.loads(out.read_text())
@@ -165,7 +166,9 @@ def test_a_small_dashboard_run_reports_every_poll_and_takes_its_jobs_away(stack,
     assert set(polls) == {"newest 50", "status=failed", "type=email", "failed email", "recipient search",
                           "next page (Load more)", "job by id", "timeline", "stats", "newest 100 (the API's most)"}
     for figures in polls.values():
-        assert figures["apiCpuMsPerRequest"] >= 0 and figures["latencyMs"]["p50"] > 0
+        assert figures["apiCpuMsPerRequestWithIdle"] >= figures["apiCpuMsPerRequest"] >= 0
+        assert figures["latencyMs"]["p50"] > 0 and figures["paceMs"] == 20
+    assert report["idleCpuMsPerSecond"]["api"] >= 0
     assert polls["newest 50"]["documentsReadPerRequest"]["notificationjobs"] == 51  # a page and one more
     assert not polls["newest 100 (the API's most)"]["polledByThePage"]
     assert polls["job by id"]["documentsReadPerRequest"]["notificationjobs"] == 1
