@@ -7,6 +7,7 @@ import dataclasses
 from functions.http import Request
 from shared.bootstrap import Deps
 from shared.errors import Unauthorized
+from shared.tenants import key_id
 
 
 def bearer_key(request: Request) -> str | None:
@@ -17,7 +18,7 @@ def bearer_key(request: Request) -> str | None:
 
 
 def admit(request: Request, deps: Deps) -> Request:
-    """The request with its tenant set; Unauthorized without a valid key, RateLimited over the limit."""
+    """The request with its tenant and key id set; Unauthorized without a valid key, RateLimited over the limit."""
     key = bearer_key(request)
     if key is None:
         raise Unauthorized(missing=True)
@@ -25,4 +26,4 @@ def admit(request: Request, deps: Deps) -> Request:
     if tenant is None:
         raise Unauthorized(missing=False)
     deps.limiter.take(tenant)
-    return dataclasses.replace(request, tenant=tenant)
+    return dataclasses.replace(request, tenant=tenant, key_id=key_id(key))

@@ -25,6 +25,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     tenant: str | None = None  # set once an API key has been checked
+    key_id: str | None = None  # the public id of that key, recorded on what it asks for
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from functions import schemas
 from functions.http import Request, Response, json_response
 from shared.bootstrap import Deps
 from shared.idempotency import KEY_PATTERN
-from shared.querying import ListQuery
+from shared.querying import ListQuery, RetryFilter
 from shared.stats import BUCKET_SECONDS, WINDOW_SECONDS
 from shared.validation import (
     CHANNEL_RULES,
@@ -30,7 +30,7 @@ REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
 MODELS: list[type[BaseModel]] = [
     CreateNotification, schemas.JobSummary, schemas.Job, schemas.LogEntry, schemas.Problem, schemas.Stats,
-    schemas.Health, schemas.BatchResult,
+    schemas.Health, schemas.BatchResult, RetryFilter, schemas.BulkRetryResult,
 ]
 PROBLEMS = {
     400: "Invalid input; `errors` names each field.",
@@ -74,6 +74,8 @@ class Operation:
     batch: bool = False  # the body is an array of `body`, and some may be refused (207)
     # Answers that depend on the job's state, not on the request: a client may meet either.
     state_dependent: tuple[int, ...] = ()
+    example: Any = None  # the request body's example (default: a create)
+    also: tuple[tuple[int, str], ...] = ()  # other successful answers, in the same shape
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -83,6 +85,11 @@ OPERATIONS: dict[str, Operation] = {
     "batch": Operation("Create up to 1,000 notifications", (201, "BatchResult", "All accepted"),
                        (400, 409, 413, 415, 422), body="CreateNotification", batch=True,
                        params=[IDEMPOTENCY_KEY_PARAM]),
+    "bulkRetry": Operation("Retry the failed notifications a filter selects",
+                           (202, "BulkRetryResult", "Up to 1,000 queued again; `matched` counts every match"),
+                           (400, 409, 413, 415, 422), body="RetryFilter", params=[IDEMPOTENCY_KEY_PARAM],
+                           example={"status": "failed", "type": "sms"},
+                           also=((200, "A dry run: the matching jobs counted, nothing changed"),)),
     "list": Operation("List notifications, newest first", (200, "Job", "A page of jobs; `Link: <...>; rel=\"next\"` when there are more"),
                       (400,), query=ListQuery, list_of=True),
     "get": Operation("Get a notification", (200, "Job", "The job"), (404,), params=[JOB_ID_PARAM]),
@@ -134,6 +141,8 @@ def _operation(route: Any, op: Operation) -> Doc:
         doc["responses"][str(status)]["links"] = {
             name: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
             for name, target in CREATE_LINKS.items()}
+    for code, text in op.also:
+        doc["responses"][str(code)] = {"description": text, "content": {op.content_type: {"schema": schema}}}
     problems = set(op.problems) | ({401, 429, 503} if not route.public else set())
     for code in sorted(problems):
         doc["responses"][str(code)] = _problem(code)
@@ -142,7 +151,7 @@ def _operation(route: Any, op: Operation) -> Doc:
         doc["parameters"] = params
     if op.body:
         body_schema: Doc = {"$ref": REF.format(model=op.body)}
-        example: Any = CREATE_EXAMPLE
+        example: Any = CREATE_EXAMPLE if op.example is None else op.example
         if op.batch:
             body_schema = {"type": "array", "items": body_schema, "minItems": 1, "maxItems": 1000}
             example = [CREATE_EXAMPLE, {**CREATE_EXAMPLE, "type": "email", "recipient": "ada@example.com"}]

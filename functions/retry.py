@@ -9,4 +9,4 @@ from shared.manual import retry_job
 
 def handle(request: Request, deps: Deps) -> Response:
     """202 with the job; 409 unless it is `failed`; 404 for no such job."""
-    return json_response(202, retry_job(deps, request.params["id"], request.tenant).to_json())
+    return json_response(202, retry_job(deps, request.params["id"], request.tenant, request.key_id).to_json())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from functions import (
     batch,
+    bulk_retry,
     cancel,
     create,
     get,
@@ -50,6 +51,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/notifications", create.handle, "create"),
     Route("POST", "/api/notifications/batch", batch.handle, "batch"),
+    Route("POST", "/api/notifications/retry", bulk_retry.handle, "bulkRetry"),
     Route("GET", "/api/notifications", list_jobs.handle, "list"),
     Route("GET", "/api/notifications/{id}", get.handle, "get"),
     Route("GET", "/api/notifications/{id}/logs", logs.handle, "logs"),

@@ -67,6 +67,13 @@ class BatchResult(BaseModel):
     items: list[BatchItem]
 
 
+class BulkRetryResult(BaseModel):
+    """What a bulk retry answers."""
+
+    matched: int = Field(ge=0, description="Failed jobs the filter matched, in all")
+    retried: int = Field(ge=0, description="Queued again by this call (at most 1,000; call again for the rest)")
+
+
 class Job(BaseModel):
     """A notification job."""
 

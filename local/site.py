@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import Settings
-from static_site.build import DEFAULT_OUT, content_type
+from static_site.build import DEFAULT_OUT, POLL_MS, content_type
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -109,7 +109,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     build = site.add_parser("build", help="render static_site/ into plain HTML, CSS and JavaScript")
     build.add_argument("--out", default=str(DEFAULT_OUT), help="output directory (default: %(default)s)")
     build.add_argument("--api-base", default="", help="API base URL or path prefix (default: the page's own origin)")
-    build.add_argument("--poll-ms", type=int, default=2000, help="polling interval in milliseconds (default: 2000)")
+    build.add_argument("--poll-ms", type=int, default=POLL_MS,
+                       help="the page's polls take turns, one request per this many milliseconds (default: %(default)s)")
     build.set_defaults(func=cmd_build)
     publish = site.add_parser("publish", help="upload the built site to an S3 bucket")
     publish.add_argument("--bucket", required=True, help="the S3 bucket to upload to")

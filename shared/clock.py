@@ -19,10 +19,10 @@ def as_utc_ms(t: datetime) -> datetime:
 
 def iso(t: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, e.g. 2026-11-24T13:05:01.123Z."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    if t.tzinfo is not None and t.utcoffset():
+        t = t.astimezone(UTC)
+    # isoformat, not strftime: a list of 100 jobs prints 200 of these (a tenth of its CPU).
+    return t.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def epoch_ms_of(t: datetime) -> int:

@@ -2,8 +2,11 @@
 second.
 
 What the dashboard polls (`GET /api/stats`) is read from these few small documents, never by
-counting or scanning jobs. Every write that moves jobs between statuses adds its change to the
-process's tally, stored every 50 ms as one `$inc` per tenant (and one per second bucket). They
+counting or scanning jobs: one per tenant for the statuses, and one per tenant and minute holding
+that minute's seconds (`sent_07`, `failed_07`: flat names, so an upsert's `$inc` works on every
+store), so five minutes of the chart are six documents. Every write that moves jobs between
+statuses adds its change to the process's tally, stored every 50 ms as one `$inc` per tenant (and
+one per minute with finishes). They
 are separate documents with no transaction, so a process lost between its job writes and its
 next flush leaves a counter off: `reconcile` recounts a tenant's jobs with one aggregation, off
 the hot path, and stores the result only if no increment landed meanwhile.
@@ -31,6 +34,7 @@ Doc = dict[str, Any]
 COUNTERS = "counters"
 STATUSES = tuple(s.value for s in Status)
 FINISHED = (Status.SENT, Status.FAILED, Status.EXPIRED)  # the statuses counted per second too
+SERIES_NAMES = frozenset(s.value for s in FINISHED)
 log = logging.getLogger("wavecom.counters")
 
 
@@ -39,9 +43,15 @@ def status_id(tenant: str) -> str:
     return f"status/{tenant}"
 
 
-def bucket_id(tenant: str, second: int) -> str:
-    """The `_id` of a tenant's per-second counts of jobs sent, failed and expired."""
-    return f"rate/{tenant}/{second}"
+def minute_id(tenant: str, minute: int) -> str:
+    """The `_id` of a tenant's per-second counts of jobs sent, failed and expired in the minute
+    starting at epoch second `minute`."""
+    return f"rate/{tenant}/m{minute}"
+
+
+def second_field(name: str, second: int) -> str:
+    """The field of a minute's document counting `name` (sent, failed, expired) in epoch second `second`."""
+    return f"{name}_{second % 60:02d}"
 
 
 @dataclass
@@ -73,10 +83,14 @@ class Tally:
         ops = [UpdateOne({"_id": status_id(tenant)}, {"$inc": {**{k: v for k, v in deltas.items() if v}, "v": 1},
                                                       "$setOnInsert": {"tenant": tenant}}, upsert=True)
                for tenant, deltas in self.moves.items() if any(deltas.values())]
-        ops += [UpdateOne({"_id": bucket_id(tenant, second)}, {"$inc": dict(counts),
-                                                               "$setOnInsert": {"tenant": tenant, "second": second}},
+        minutes: defaultdict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+        for (tenant, second), counts in self.finishes.items():
+            for name, n in counts.items():
+                minutes[(tenant, second - second % 60)][second_field(name, second)] += n
+        ops += [UpdateOne({"_id": minute_id(tenant, minute)}, {"$inc": dict(counts),
+                                                               "$setOnInsert": {"tenant": tenant, "minute": minute}},
                           upsert=True)
-                for (tenant, second), counts in self.finishes.items()]
+                for (tenant, minute), counts in minutes.items()]
         return ops
 
 
@@ -99,7 +113,7 @@ class CounterStore:
     def ensure_indexes(self) -> None:
         """The index the per-second series reads."""
         with translated():
-            self._c.create_index([("tenant", ASCENDING), ("second", ASCENDING)])
+            self._c.create_index([("tenant", ASCENDING), ("minute", ASCENDING)])
 
     def apply(self, tally: Tally) -> None:
         """Add a group commit's changes; they are stored within `flush_every_s`."""
@@ -139,16 +153,31 @@ class CounterStore:
             doc = self._c.find_one({"_id": status_id(tenant)}) or {}
         return {s: max(0, int(doc.get(s, 0))) for s in STATUSES}
 
-    def series(self, tenant: str, since_s: int, until_s: int) -> dict[int, Doc]:
-        """A tenant's per-second sent, failed and expired counts in [since_s, until_s), by second."""
+    def series(self, tenant: str, since_s: int, until_s: int) -> dict[int, dict[str, int]]:
+        """A tenant's per-second sent, failed and expired counts in [since_s, until_s), by second:
+        one document read per minute of the range."""
+        found: defaultdict[int, dict[str, int]] = defaultdict(dict)
         with translated():
-            docs = self._c.find({"tenant": eq(tenant), "second": {"$gte": since_s, "$lt": until_s}})
-            return {int(d["second"]): d for d in docs}
+            docs = list(self._c.find({"tenant": eq(tenant), "minute": {"$gte": since_s - since_s % 60, "$lt": until_s}}))
+        for doc in docs:
+            for key, n in doc.items():
+                name, _, offset = key.rpartition("_")
+                if name in SERIES_NAMES and offset.isdigit() and since_s <= (second := int(doc["minute"]) + int(offset)) < until_s:
+                    found[second][name] = int(n)
+        return dict(found)
 
     def prune(self, before_s: int) -> int:
-        """Delete per-second counts older than `before_s`; how many went."""
+        """Delete the per-second counts of minutes that ended by `before_s`; how many minutes went."""
         with translated():
-            return self._c.delete_many({"second": {"$lt": before_s}}).deleted_count
+            return self._c.delete_many({"minute": {"$lte": before_s - 60}}).deleted_count
+
+    def drop_per_second_documents(self) -> int:
+        """Delete the one-document-per-second counts of earlier releases (`wavecom migrate`)."""
+        with translated():
+            gone = self._c.delete_many({"second": {"$exists": True}}).deleted_count
+            if "tenant_1_second_1" in self._c.index_information():
+                self._c.drop_index("tenant_1_second_1")
+        return gone
 
     def tenants(self) -> list[str]:
         """Every tenant that has status counts."""

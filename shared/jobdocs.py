@@ -56,6 +56,11 @@ def stored_events(raw: Any) -> list[Doc]:
     return [json.loads(item, object_hook=_dates) if isinstance(item, str) else item for item in raw or []]
 
 
+def priority_of(doc: Doc) -> Priority:
+    """A job document's lane (the field is kept only for `high` and `low`)."""
+    return Priority(doc.get("priority") or Priority.NORMAL)
+
+
 def job_of(doc: Doc) -> Job:
     """The job a stored document holds."""
     return Job(
@@ -73,7 +78,7 @@ def job_of(doc: Doc) -> Job:
         last_error=doc.get("lastError"),
         created_at=doc["createdAt"],
         updated_at=doc["updatedAt"],
-        priority=Priority(doc.get("priority") or Priority.NORMAL),
+        priority=priority_of(doc),
         send_at=doc.get("sendAt"),
         expires_at=doc.get("expiresAt"),
         ttl_seconds=doc.get("ttlSeconds"),

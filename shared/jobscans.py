@@ -12,7 +12,7 @@ from pymongo import ASCENDING
 from pymongo.collection import Collection
 
 from shared import clock
-from shared.jobdocs import DEFAULT_TENANT, Doc, eq, object_id
+from shared.jobdocs import DEFAULT_TENANT, Doc, eq, object_id, priority_of
 from shared.model import Priority
 from shared.mongo import translated
 from shared.states import Status
@@ -52,7 +52,7 @@ class JobScans:
                 if doc["updatedAt"] >= older_than:
                     break
                 found.append((str(doc["_id"]), str(doc.get("tenant", DEFAULT_TENANT)),
-                              Priority(doc.get("priority") or Priority.NORMAL)))
+                              priority_of(doc)))
             docs.close()
         return found
 
@@ -61,7 +61,7 @@ class JobScans:
         with translated():
             docs = self._c.find({"status": eq(Status.SCHEDULED.value), "sendAtMs": {"$lte": clock.epoch_ms()}},
                                 {"tenant": 1, "priority": 1})
-            return [(str(d["_id"]), str(d.get("tenant", DEFAULT_TENANT)), Priority(d.get("priority") or Priority.NORMAL))
+            return [(str(d["_id"]), str(d.get("tenant", DEFAULT_TENANT)), priority_of(d))
                     for d in docs.limit(limit)]
 
     def expired_leases(self, limit: int) -> list[str]:

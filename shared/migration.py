@@ -2,7 +2,8 @@
 
 Earlier releases kept each job's timeline as documents in `notificationlogs`. This moves them
 into their jobs (`events`, oldest first, bounded like every timeline), deletes what it moved,
-drops fields nothing reads any more, and counts each tenant's jobs into the maintained counters.
+drops fields nothing reads any more, counts each tenant's jobs into the maintained counters, and
+deletes the one-document-per-second throughput counts of earlier releases (now one per minute).
 Safe to run again, and beside a running stack: a timeline is replaced only if it did not change
 since it was read, entries already moved are recognised and not added twice, and counters are
 corrected only by the compare-and-set the sweeper uses.
@@ -36,6 +37,7 @@ class Migrated:
     orphans: int = 0  # entries of no job, left where they are
     reshaped: int = 0  # jobs that lost dead fields
     tenants: int = 0  # tenants whose counters were made or corrected
+    seconds: int = 0  # per-second throughput documents of the earlier shape, deleted
 
 
 def _moves(logs: Collection[Doc]) -> list[tuple[str, list[Doc]]]:
@@ -69,4 +71,5 @@ def migrate(deps: Deps) -> Migrated:
     for tenant in deps.jobs.tenants():
         if deps.jobs.counters.reconcile(tenant, deps.jobs.count_by_status):
             done.tenants += 1
+    done.seconds = deps.jobs.counters.drop_per_second_documents()
     return done

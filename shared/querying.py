@@ -9,15 +9,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.errors import FieldError, ValidationFailed
 from shared.states import Status
 
 MAX_LIMIT = 100
+MAX_BULK_RETRY = 1000  # jobs one bulk retry call moves; `matched` says how many more there are
 
 
 # A cursor is 24 URL-safe base64 characters: 18 bytes, the creation time in milliseconds (6
@@ -104,6 +114,24 @@ class ListQuery(BaseModel):
         return {k: v for k, v in chosen.items() if v is not None}
 
 
+class RetryFilter(BaseModel):
+    """The body of `POST /api/notifications/retry`: which failed jobs to queue again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["failed"] = Field(description="Only failed jobs can be retried.")
+    type: Literal["email", "sms", "push"] | None = None
+    recipient: StrictStr | None = Field(default=None, min_length=1, max_length=512)
+    since: Annotated[AwareDatetime, BeforeValidator(rfc3339_time)] | None = Field(
+        default=None, description="Only jobs created at or after this time.")
+    dryRun: StrictBool = Field(default=False, description="Count the matching jobs and change nothing.")
+
+    def filters(self) -> dict[str, Any]:
+        """The equality filters besides the status, as store field names and plain values."""
+        return {k: v for k, v in {"type": self.type, "recipient": self.recipient}.items() if v is not None}
+
+
+_TIME = "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z"
 _MESSAGES = {
     "extra_forbidden": "is not a known parameter",
     "less_than_equal": f"must be at most {MAX_LIMIT}",
@@ -111,10 +139,34 @@ _MESSAGES = {
     "int_parsing": "must be a whole number",
     "enum": "must be one of: " + ", ".join(s.value for s in Status),
     "literal_error": "must be one of: email, sms, push",
-    "datetime_from_date_parsing": "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z",
-    "datetime_parsing": "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z",
-    "timezone_aware": "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z",
+    "datetime_from_date_parsing": _TIME,
+    "datetime_parsing": _TIME,
+    "datetime_type": _TIME,
+    "timezone_aware": _TIME,
+    "missing": "is required",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "string_too_short": "must not be empty",
+    "string_too_long": "must be at most 512 characters",
 }
+_BODY_MESSAGES = {**_MESSAGES, "extra_forbidden": "is not a known field"}
+# Where a field's own rule reads better than the generic one.
+_FIELD_MESSAGES = {("status", "literal_error"): 'must be "failed": only failed jobs can be retried'}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], data: Any, detail: str, messages: Mapping[str, str]) -> M:
+    """`data` as `model`, or ValidationFailed naming each bad field in the words of `messages`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = []
+        for item in e.errors():
+            field = ".".join(str(p) for p in item["loc"]) or "body"
+            message = _FIELD_MESSAGES.get((field, item["type"])) or messages.get(item["type"], item["msg"])
+            errors.append(FieldError(field, message))
+        raise ValidationFailed(errors, detail) from None
 
 
 def parse_list_query(query: Mapping[str, list[str]]) -> tuple[ListQuery, Cursor | None]:
@@ -122,19 +174,20 @@ def parse_list_query(query: Mapping[str, list[str]]) -> tuple[ListQuery, Cursor 
     repeated = [FieldError(k, "must be given once") for k, values in query.items() if len(values) > 1]
     if repeated:
         raise ValidationFailed(repeated, "The query has invalid parameters.")
-    try:
-        parsed = ListQuery.model_validate({k: v[0] for k, v in query.items()})
-    except ValidationError as e:
-        errors = [
-            FieldError(".".join(str(p) for p in item["loc"]) or "query", _MESSAGES.get(item["type"], item["msg"]))
-            for item in e.errors()
-        ]
-        raise ValidationFailed(errors, "The query has invalid parameters.") from None
+    parsed = _validated(ListQuery, {k: v[0] for k, v in query.items()}, "The query has invalid parameters.",
+                        _MESSAGES)
     try:
         cursor = None if parsed.cursor is None else Cursor.decode(parsed.cursor)
     except ValueError as e:
         raise ValidationFailed([FieldError("cursor", str(e))], "The query has invalid parameters.") from None
     return parsed, cursor
+
+
+def parse_retry_filter(payload: Any) -> RetryFilter:
+    """Validate a bulk retry body; ValidationFailed names each bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object")])
+    return _validated(RetryFilter, payload, "The request has invalid fields.", _BODY_MESSAGES)
 
 
 def since_ms(since: datetime | None) -> int | None:

@@ -72,6 +72,18 @@ def sources_of(target: Status) -> frozenset[Status]:
     return frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
 
 
+# What a person may do to a job in each status: retry a failed one (a manual retry is the only
+# way out of `failed`), cancel one not yet being sent.
+RETRYABLE: frozenset[Status] = frozenset({Status.FAILED})
+CANCELLABLE: frozenset[Status] = sources_of(Status.CANCELLED)
+# The same, for the dashboard's buttons (static_site.build writes it into the page).
+STATE_RULES: dict[str, list[str]] = {
+    "terminal": sorted(s.value for s in TERMINAL),
+    "retryable": sorted(s.value for s in RETRYABLE),
+    "cancellable": sorted(s.value for s in CANCELLABLE),
+}
+
+
 def can_move(current: Status, target: Status) -> bool:
     """Whether a job in `current` may move to `target`."""
     return target in TRANSITIONS[current]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 
 from shared import timeline
@@ -29,21 +30,32 @@ from shared.jobdocs import (
     job_of,
     new_job_doc,
     object_id,
+    priority_of,
     stored_events,
     with_entry,
 )
 from shared.jobscans import JobScans
 from shared.jobwrites import CAS_TRIES, Claims, JobWrites, Outcome
-from shared.model import Job, LogEntry, NewJob
+from shared.model import Job, LogEntry, NewJob, Priority
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
 from shared.timeline import Appended
 
 JOBS = "notificationjobs"
-__all__ = ["JOBS", "Claims", "JobStore", "Outcome", "object_id"]  # object_id: callers look ids up here
+__all__ = ["JOBS", "Claims", "JobStore", "Outcome", "Requeued", "object_id"]  # object_id: callers look ids up here
 NEWEST_FIRST = [("createdAtMs", DESCENDING), ("_id", DESCENDING)]
 NOTE_TRIES = 10  # duplicates of one job handled at once all note it
 log = logging.getLogger("wavecom.store")
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What a bulk retry did: the jobs now `pending` to publish (each with its lane), how many it
+    moved, how many matched."""
+
+    lanes: dict[str, Priority]
+    moved: int
+    matched: int
 
 
 class JobStore(JobScans, JobWrites):
@@ -169,6 +181,43 @@ class JobStore(JobScans, JobWrites):
             return {str(r["_id"]): int(r["n"]) for r in rows if r["_id"] in {s.value for s in Status}}
 
     # -- by hand, by the sweeper -----------------------------------------------------------
+
+    def retry_failed(self, tenant: str, filters: Doc, since_ms: int | None, limit: int,
+                     details: Doc) -> Requeued:
+        """Move up to `limit` of a tenant's `failed` jobs matching `filters` (newest first) back to
+        `pending`, each with a fresh attempt budget and a `retry_requested` entry carrying
+        `details`: one read and one bulk write of compare-and-sets on (status, attempts). How many
+        matched in all is counted only when there may be more than `limit` (0: count only)."""
+        check_move(Status.FAILED, Status.PENDING)
+        where: Doc = {"tenant": eq(tenant), **{k: eq(v) for k, v in filters.items()}, "status": eq(Status.FAILED.value)}
+        if since_ms is not None:
+            where["createdAtMs"] = {"$gte": since_ms}
+        with translated():
+            docs = list(self._c.find(where, {"attempts": 1, "maxAttempts": 1, "attemptBudget": 1, "priority": 1, "events": 1})
+                        .sort(NEWEST_FIRST).limit(limit)) if limit > 0 else []
+            matched = len(docs) if len(docs) < limit else self._c.count_documents(where)
+        ops = []
+        for doc in docs:
+            budget = int(doc.get("attemptBudget") or doc["maxAttempts"])
+            match: Doc = {"_id": doc["_id"], "status": eq(Status.FAILED.value), "attempts": eq(doc.get("attempts", 0))}
+            update: Doc = {"$set": {"status": Status.PENDING.value}, "$inc": {"maxAttempts": budget},
+                           "$currentDate": {"updatedAt": True}}
+            entry = timeline.entry(Event.RETRY_REQUESTED, {"maxAttempts": int(doc["maxAttempts"]) + budget, **details})
+            with_entry(match, update, doc.get("events") or [], entry)
+            ops.append(UpdateOne(match, update))
+        if not ops:
+            return Requeued({}, 0, matched)
+        with translated():
+            moved = self._c.bulk_write(ops, ordered=False).modified_count
+            ids = [d["_id"] for d in docs]
+            if moved < len(ops):  # some changed under us: those now pending are the ones to queue
+                ids = [d["_id"] for d in self._c.find({"_id": {"$in": ids}, "status": eq(Status.PENDING.value)},
+                                                      {"_id": 1})]
+        tally = Tally()
+        tally.move(tenant, Status.FAILED, Status.PENDING, moved)
+        self.counters.apply(tally)
+        lanes = {str(d["_id"]): priority_of(d) for d in docs}
+        return Requeued({str(i): lanes[str(i)] for i in ids}, moved, matched)
 
     def move(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import shutil
 from pathlib import Path
@@ -9,13 +10,17 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.states import Status
+from shared.states import STATE_RULES, Status
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 ASSETS = HERE / "assets"
 DEFAULT_OUT = HERE / "_build"
-POLL_MS = 2000
+# The page makes at most one request per this many milliseconds, its polls taking turns.
+POLL_MS = 1000
+# Jobs the page asks for at a time (the API gives up to 100): a screenful and more, and half the
+# cost of each poll of the list (wavecom bench --mode dashboard measures it).
+PAGE_SIZE = 50
 CHANNELS = ("email", "sms", "push")
 # Set explicitly: a host's mimetypes table may lack or misname these, and browsers refuse
 # module scripts served with the wrong type.
@@ -79,7 +84,10 @@ def build(out_dir: Path = DEFAULT_OUT, api_base: str = "", poll_ms: int = POLL_M
         "api_base": base,
         "api_origin": api_origin(base),
         "poll_ms": poll_ms,
+        "page_size": PAGE_SIZE,
         "statuses": [s.value for s in Status],
+        # Which statuses allow which action, from the one state machine, for the page's buttons.
+        "states": json.dumps(STATE_RULES, separators=(",", ":")),
         "channels": CHANNELS,
     }
     # Written beside the target and swapped in, so a server never reads a half-built site.

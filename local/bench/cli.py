@@ -12,6 +12,7 @@ from typing import TypeVar
 from shared.config import Settings
 
 DEFAULT_JOBS = 10_000
+DASHBOARD_JOBS = 100_000  # jobs a dashboard run puts in the store before it polls
 MAX_BATCH = 1000  # the batch endpoint's limit per request
 N = TypeVar("N", int, float)
 
@@ -30,6 +31,7 @@ def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Benchmark the running stack."""
+    from local.bench import dashboard
     from local.bench.drain import drain
     from local.bench.priority import priority
     from local.bench.run import Options, bench
@@ -44,8 +46,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("bench-reports") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    if args.mode == "dashboard" and (args.duration or (args.jobs or DASHBOARD_JOBS) < 200):
+        print("wavecom bench: a dashboard run stores a number of jobs first: --jobs 200 or more", file=sys.stderr)
+        return 2
     opts = Options(
-        url=(args.url or f"http://{settings.host}:{settings.port}").rstrip("/"), key=args.key, mode=args.mode,
+        url=url, key=args.key, mode=args.mode,
         batch_size=args.batch_size, concurrency=args.concurrency,
         jobs=None if args.duration else (args.jobs or DEFAULT_JOBS), duration_s=args.duration,
         timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,
@@ -53,6 +59,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.no_progress, high_jobs=args.high_jobs, high_interval_ms=args.high_interval_ms,
     )
     try:
+        if args.mode == "dashboard":
+            return dashboard.run(url, settings, args.jobs or DASHBOARD_JOBS, args.requests, args.pace_ms, out)
         return {"drain": drain, "priority": priority}.get(args.mode, bench)(opts, settings)
     except (TargetError, WavecomError) as e:
         print(f"wavecom bench: {e}", file=sys.stderr)
@@ -82,9 +90,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "counters then count only this run's jobs (a drain always uses a fresh tenant)")
     p.add_argument("--mongodb-uri", default="", help="the stack's store (default: MONGODB_URI, else the "
                    "embedded store `wavecom up` runs for WAVECOM_DATA_DIR)")
-    p.add_argument("--mode", choices=("single", "batch", "drain", "priority"), default="single",
+    p.add_argument("--mode", choices=("single", "batch", "drain", "priority", "dashboard"), default="single",
                    help="one job per request, POST /api/notifications/batch, one worker alone on a queued "
-                   "backlog, or high jobs created one by one while one worker drains a low backlog of --jobs "
+                   "backlog, high jobs created one by one while one worker drains a low backlog of --jobs "
+                   "(priority), or what each request an open dashboard polls costs the API and the store with "
+                   f"--jobs finished jobs stored (dashboard; default --jobs there: {DASHBOARD_JOBS:,}) "
                    "(default: %(default)s)")
     p.add_argument("--high-jobs", type=_positive(int), default=50,
                    help="--mode priority: high jobs created one by one (default: %(default)s)")
@@ -103,6 +113,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "bench cannot read it from the running workers; in drain mode, the drain worker's (default: 20)")
     p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
                    "(default: 0.1; in drain mode 0)")
+    p.add_argument("--requests", type=_positive(int), default=40,
+                   help="dashboard mode: requests of each kind of poll (default: %(default)s)")
+    p.add_argument("--pace-ms", type=int, default=1050,
+                   help="dashboard mode: time between two requests: the page's one a second, and a little more so "
+                   "that each read of the totals misses the API's one-second cache (default: %(default)s)")
     p.add_argument("--out", default="", help="the JSON report; the chart goes beside it as .png "
                    "(default: bench-reports/<time>.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -175,3 +175,31 @@ def test_a_small_priority_run_times_each_high_job_past_a_low_backlog_and_leaves_
         assert jobs.count_documents({"tenant": f"{stack['tenant']}-high", "priority": "high", "status": "sent"}) == 3
     finally:
         client.close()
+
+
+def test_a_small_dashboard_run_reports_every_poll_and_takes_its_jobs_away(stack, tmp_path, store_uri):
+    out = tmp_path / "reports" / "dashboard.json"
+    run = bench(stack, out, "--mode", "dashboard", "--url", stack.base, "--jobs", "300", "--requests", "5",
+                "--pace-ms", "20")
+    assert run.returncode in (0, 1), run.stderr[-3000:]  # 1: a poll cost 5 ms or more (a speed, not asserted)
+
+    report = json.loads(out.read_text())
+    polls = report["polls"]
+    assert set(polls) == {"newest 50", "status=failed", "type=email", "failed email", "recipient search",
+                          "next page (Load more)", "job by id", "timeline", "stats", "newest 100 (the API's most)"}
+    for figures in polls.values():
+        assert figures["apiCpuMsPerRequestWithIdle"] >= figures["apiCpuMsPerRequest"] >= 0
+        assert figures["latencyMs"]["p50"] > 0 and figures["paceMs"] == 20
+    assert report["idleCpuMsPerSecond"]["api"] >= 0
+    assert polls["newest 50"]["documentsReadPerRequest"]["notificationjobs"] == 51  # a page and one more
+    assert not polls["newest 100 (the API's most)"]["polledByThePage"]
+    assert polls["job by id"]["documentsReadPerRequest"]["notificationjobs"] == 1
+    assert "notificationjobs" not in polls["stats"]["documentsReadPerRequest"]  # counters only
+    lists = [name for name, figures in polls.items() if "plans" in figures]
+    assert len(lists) == 6 and not any(polls[name]["scans"] for name in lists)
+    client = connect(store_uri, stack.db).client
+    try:
+        assert client[stack.db]["notificationjobs"].count_documents({"tenant": report["tenant"]}) == 0
+    finally:
+        client.close()
+    assert "Your code is" not in run.stdout + out.read_text()

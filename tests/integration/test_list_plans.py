@@ -59,13 +59,20 @@ def listing(deps: Deps, store_uri: str):
     client.close()
 
 
-@pytest.mark.parametrize("filters", [{}, {"status": "queued"}, {"type": "sms"}, {"recipient": "+2348012345601"}])
+@pytest.mark.parametrize("filters", [{}, {"status": "queued"}, {"type": "sms"}, {"recipient": "+2348012345601"},
+                                     {"status": "queued", "type": "sms"}, {"recipient": "+2348012345601", "status": "queued"}])
 def test_a_filtered_page_and_the_next_one_are_read_through_an_index(listing, deps, filters):
     first = deps.jobs.page("acme", filters, 11)
     cursor = (epoch_ms_of(first[-1].created_at), first[-1].id)
     for plan in [*listing(filters=filters), *listing(filters=filters, after=cursor),
                  *listing(filters=filters, since_ms=cursor[0] - 60_000)]:
         assert "USING INDEX" in plan and "SCAN" not in plan.replace("SEARCH", ""), plan
+
+
+def test_a_bulk_retry_reads_the_failed_jobs_through_an_index(listing):
+    for filters in ({}, {"type": "sms"}, {"recipient": "+2348012345601"}):
+        for plan in listing(lambda jobs, f=filters: jobs.retry_failed("acme", f, None, 5, {})):
+            assert "USING INDEX" in plan and "SCAN" not in plan.replace("SEARCH", ""), plan
 
 
 def test_the_sweepers_queries_are_read_through_an_index(listing):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 
 from shared import timeline
+from shared.counters import Tally
 from shared.migration import LOGS, migrate
 from shared.states import Event, Status
 from tests.conftest import events
@@ -64,3 +65,18 @@ def test_an_entry_is_noted_on_an_old_job_that_has_no_timeline_yet(deps):
     job = old_job(deps.jobs.client[deps.settings.mongodb_db], "sent")
     assert deps.jobs.note(str(job), timeline.entry(Event.DUPLICATE_SKIPPED, {"reason": "finished"}))
     assert events(deps, str(job)) == ["duplicate_skipped"]
+
+
+def test_per_second_throughput_documents_of_the_earlier_shape_are_deleted(deps):
+    counters = deps.jobs.client[deps.settings.mongodb_db]["counters"]
+    counters.create_index([("tenant", 1), ("second", 1)])
+    counters.insert_many([{"_id": f"rate/acme/{s}", "tenant": "acme", "second": s, "sent": 2} for s in (1764000000, 1764000001)])
+    deps.jobs.counters.ensure_indexes()
+    tally = Tally()
+    tally.move("acme", Status.SENDING, Status.SENT, at_s=1764000002)
+    deps.jobs.counters.apply(tally)
+    deps.jobs.counters.flush()
+    assert migrate(deps).seconds == 2
+    assert [d["_id"] for d in counters.find({"_id": {"$regex": "^rate/"}})] == ["rate/acme/m1764000000"]
+    assert "tenant_1_second_1" not in counters.index_information()
+    assert migrate(deps).seconds == 0  # again: nothing more to do

@@ -66,6 +66,15 @@ def test_a_per_second_series_can_be_asked_for(deps: Deps) -> None:
     assert stats["sent"][-3:] == [1, 2, 0] and len(stats["sent"]) == 10
 
 
+def test_five_minutes_of_the_chart_are_six_documents_however_busy_the_tenant(deps: Deps) -> None:
+    finish(deps, "acme", Status.SENT, *(age + 0.5 for age in range(2, 305)))  # a job every second
+    before = STORE_WORK.snapshot(deps.settings.mongodb_db)
+    stats = read_stats(deps.jobs.counters, "acme", now=NOW)["throughput"]
+    work = STORE_WORK.snapshot(deps.settings.mongodb_db) - before
+    assert stats["sent"] == [5] * 60  # every second of the window counted once
+    assert work.read["counters"] <= 7  # the status document and the window's minutes (13:00-13:05)
+
+
 def test_the_endpoint_reads_counters_only_never_the_jobs(api: httpx.Client, deps: Deps) -> None:
     created = api.post("/api/notifications", json={"type": "email", "recipient": "a@example.com", "message": "hi"})
     assert created.status_code == 201

@@ -293,3 +293,12 @@ def test_a_drain_summary_carries_its_warning():
     report = full_report("drain")
     report["results"]["warning"] = "jobs waited up to 400 s"
     assert "WARNING" in summary(report) and "jobs waited up to 400 s" in summary(report)
+
+
+def test_a_plan_scans_when_it_reads_the_whole_collection_on_either_store():
+    from local.bench.dashboard import scans
+
+    assert scans("{'stage': 'COLLSCAN', 'filter': {}}")
+    assert not scans("{'stage': 'FETCH', 'inputStage': {'stage': 'IXSCAN', 'indexName': 'tenant_1_createdAtMs_-1'}}")
+    assert scans("SCAN notificationjobs")  # SQLite, under the embedded store
+    assert not scans("SEARCH notificationjobs USING INDEX idx_notificationjobs_tenant_createdAtMs (tenant=?)")

@@ -28,6 +28,14 @@ def test_timestamps_are_utc_with_milliseconds_and_z():
     assert iso(t) == "2026-11-24T13:05:01.123Z"
 
 
+def test_a_naive_or_utc_time_prints_as_utc_and_whole_seconds_keep_their_milliseconds():
+    from bson.tz_util import utc  # what pymongo's tz-aware reads carry
+
+    assert iso(datetime(2026, 11, 24, 13, 5, 1)) == "2026-11-24T13:05:01.000Z"
+    assert iso(datetime(2026, 11, 24, 13, 5, 1, 999999, tzinfo=utc)) == "2026-11-24T13:05:01.999Z"
+    assert iso(datetime(2026, 11, 24, 13, 5, 1, 5000, tzinfo=UTC)) == "2026-11-24T13:05:01.005Z"
+
+
 def test_now_is_truncated_to_milliseconds():
     t = now()
     assert t.tzinfo is UTC and t.microsecond % 1000 == 0

@@ -29,10 +29,19 @@ export function saveKey(key) {
   }
 }
 
+/** The target of a `Link` header's rel="next" (RFC 8288), or null. */
+export function nextLink(header) {
+  const match = /<([^>]*)>\s*;\s*rel="?next"?/.exec(header || "");
+  return match ? match[1] : null;
+}
+
 export class Api {
-  constructor(base) {
+  /** `pageSize`: the jobs a list request asks for. */
+  constructor(base, pageSize) {
     this.base = base;
+    this.pageSize = pageSize;
     this.key = loadKey();
+    this.lastRequestAt = 0; // when the page last asked the API anything (the poller spaces after it)
   }
 
   setKey(key) {
@@ -40,13 +49,15 @@ export class Api {
     saveKey(this.key);
   }
 
-  async request(path, { method = "GET", body } = {}) {
+  /** `{data, headers}` of a successful answer; ApiError otherwise. */
+  async call(path, { method = "GET", body } = {}) {
     const headers = { Accept: "application/json, application/problem+json" };
     if (this.key) headers.Authorization = `Bearer ${this.key}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    this.lastRequestAt = Date.now();
     let response;
     try {
-      response = await fetch(this.base + path, {
+      response = await fetch(/^https?:/.test(path) ? path : this.base + path, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -61,24 +72,54 @@ export class Api {
     } catch {
       data = null; // a gateway's HTML error page, say
     }
-    if (response.ok) return data;
+    if (response.ok) return { data, headers: response.headers };
     if (response.status === 401 || response.status === 403) throw new ApiError("unauthorized", response.status, data);
     throw new ApiError("http", response.status, data);
   }
 
-  listJobs() {
-    return this.request("/api/notifications");
+  async request(path, options) {
+    return (await this.call(path, options)).data;
   }
 
-  stats() {
-    return this.request("/api/stats");
+  /** A page of jobs, newest first: `filters` {status, type, recipient}, or the `next` path of an
+   * earlier page. Resolves to `{jobs, next}`. */
+  async listJobs(filters = {}, next = null) {
+    let path = next;
+    if (!path) {
+      const query = new URLSearchParams({ limit: String(this.pageSize) });
+      for (const name of ["status", "type", "recipient"]) if (filters[name]) query.set(name, filters[name]);
+      path = `/api/notifications?${query}`;
+    }
+    const { data, headers } = await this.call(path);
+    return { jobs: Array.isArray(data) ? data : [], next: nextLink(headers.get("Link")) };
+  }
+
+  getJob(id) {
+    return this.request(`/api/notifications/${encodeURIComponent(id)}`);
   }
 
   jobLogs(id) {
     return this.request(`/api/notifications/${encodeURIComponent(id)}/logs`);
   }
 
+  stats() {
+    return this.request("/api/stats");
+  }
+
   createJob(payload) {
     return this.request("/api/notifications", { method: "POST", body: payload });
+  }
+
+  retryJob(id) {
+    return this.request(`/api/notifications/${encodeURIComponent(id)}/retry`, { method: "POST" });
+  }
+
+  cancelJob(id) {
+    return this.request(`/api/notifications/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  }
+
+  /** POST /api/notifications/retry: `{matched, retried}` for the failed jobs `filter` selects. */
+  retryFailed(filter, dryRun = false) {
+    return this.request("/api/notifications/retry", { method: "POST", body: { status: "failed", ...filter, dryRun } });
   }
 }
