@@ -2,6 +2,7 @@
 // page as text nodes, never as HTML.
 
 export const STATUS_MARK = {
+  scheduled: "◷",
   pending: "○",
   queued: "◔",
   sending: "➜",
@@ -9,10 +10,8 @@ export const STATUS_MARK = {
   retrying: "↻",
   failed: "✕",
   cancelled: "⊘",
+  expired: "⌛",
 };
-
-// Statuses no delivery moves a job out of: a job in one is settled, its story told.
-export const TERMINAL = new Set(["sent", "failed", "cancelled"]);
 
 /** An element with attributes and children; strings become text nodes. */
 export function el(tag, attrs = {}, ...children) {

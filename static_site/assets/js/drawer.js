@@ -2,7 +2,7 @@
 // allows, each confirmed and answered, and its timeline, kept fresh by the poller.
 
 import { ApiError } from "./api.js";
-import { badge, display, el, labelled, shortId, timeNode } from "./dom.js";
+import { badge, display, duration, el, labelled, shortId, timeNode } from "./dom.js";
 import { storyItems } from "./story.js";
 
 const $ = (id) => document.getElementById(id);
@@ -127,6 +127,10 @@ export class Drawer {
       ...field("metadata", "Metadata", Object.keys(job.metadata || {}).length
         ? labelled(Object.entries(job.metadata).map(([k, v]) => [k, display(v)]), "pairs") : "—"),
       ...field("status", "Status", badge(job.status)),
+      ...field("priority", "Priority", job.priority ?? "normal"),
+      ...(job.sendAt ? field("sendAt", "Send at", timeNode(job.sendAt)) : []),
+      ...(job.expiresAt ? field("expiresAt", "Expires at", timeNode(job.expiresAt)) : []),
+      ...(job.ttlSeconds ? field("ttlSeconds", "Time to live", duration(job.ttlSeconds * 1000)) : []),
       ...field("attempts", "Attempts", `${job.attempts} of ${job.maxAttempts}`),
       ...field("lastError", "Last error", display(job.lastError), job.lastError ? "error-text" : null),
       ...field("createdAt", "Created", timeNode(job.createdAt)),

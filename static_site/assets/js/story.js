@@ -5,6 +5,7 @@ import { display, duration, el, labelled, timeNode } from "./dom.js";
 
 const EVENTS = {
   created: "Created",
+  scheduled: "Scheduled",
   queued: "Queued",
   sending: "Sending",
   sent: "Sent",
@@ -15,6 +16,7 @@ const EVENTS = {
   duplicate_skipped: "Duplicate message skipped",
   lease_expired: "Lease expired",
   dead_lettered: "Message dead-lettered",
+  expired: "Expired, never sent",
 };
 
 // The details' labels, in the order they are shown; others follow, named from their key.
@@ -24,6 +26,8 @@ const DETAILS = [
   ["error", "Error"],
   ["permanent", "Permanent"],
   ["delayMs", "Delay"],
+  ["sendAt", "Send at"],
+  ["expiresAt", "Expires at"],
   ["maxAttempts", "Attempt budget"],
   ["keyId", "By key"],
   ["bulk", "Bulk retry"],
@@ -49,7 +53,7 @@ export function eventLabel(event) {
 
 function detailValue(key, value) {
   if (key === "delayMs") return duration(value);
-  if (key === "lastAt") return timeNode(value, { relative: false });
+  if (key === "lastAt" || key === "sendAt" || key === "expiresAt") return timeNode(value, { relative: false });
   if (key === "error") return el("span", { className: "error-text", text: display(value) });
   return display(value);
 }
@@ -69,7 +73,7 @@ export function storyItems(entries, now = Date.now()) {
     const at = Date.parse(entry.createdAt);
     const after = previous === null || Number.isNaN(at) ? null : el("span", { className: "after muted", text: `+${duration(at - previous)}` });
     previous = Number.isNaN(at) ? previous : at;
-    const failedish = entry.event === "failed" || entry.event === "dead_lettered";
+    const failedish = entry.event === "failed" || entry.event === "dead_lettered" || entry.event === "expired";
     return el(
       "li",
       { "data-event": entry.event, className: failedish ? "bad" : null },

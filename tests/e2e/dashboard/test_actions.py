@@ -130,7 +130,7 @@ def test_the_timeline_reads_as_a_story(page: Page, tenant: Tenant) -> None:
     labels = failed.locator(".details dt").all_text_contents()
     values = failed.locator(".details dd").all_text_contents()
     assert dict(zip(labels, values, strict=True)) == {
-        "Attempt": "1", "Error": "mock email provider rejected the recipient", "Permanent": "yes"}
+        "Attempt": "1", "Provider": "mock", "Error": "mock email provider rejected the recipient", "Permanent": "yes"}
     assert "{" not in page.locator("#detail-timeline").inner_text()  # no JSON
     when = failed.locator("time")
     iso = when.get_attribute("datetime")
