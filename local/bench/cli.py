@@ -114,7 +114,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
                    "(default: 0.1; in drain mode 0)")
     p.add_argument("--requests", type=_positive(int), default=40,
-                   help="dashboard mode: requests of each kind of poll (default: %(default)s)")
+                   help="dashboard mode: rounds of every poll, one request of each a round (default: %(default)s)")
     p.add_argument("--pace-ms", type=int, default=1050,
                    help="dashboard mode: time between two requests: the page's one a second, and a little more so "
                    "that each read of the totals misses the API's one-second cache (default: %(default)s)")

@@ -3,11 +3,10 @@
 A fresh tenant is given `--jobs` finished jobs (100,000 by default), stored in bulk with their
 counters, as a stack that has been busy for a while holds them. Then every request the page
 polls (the newest jobs, each filter, a search, the next page, a job, its timeline, the totals) is
-sent again and again on one kept-alive connection, at the page's pace (one request a second,
+sent in turns on one kept-alive connection, at the page's pace (one request a second,
 `--pace-ms`): a request that finds the server idle costs it more than one of a burst, and the
 page's requests all do. For each kind the bench reports the API's and the store's CPU per request
-(from /proc; the API's idle CPU, measured first, taken off), the documents the API read (its
-/metrics) and the latency; and, for each list query, the store's own query plan, to show that
+(from /proc, read around each request), the documents the API read (its /metrics) and the latency; and, for each list query, the store's own query plan, to show that
 none scans the collection. The tenant, its jobs and its key are removed afterwards.
 """
 
@@ -44,7 +43,6 @@ CHUNK = 2000  # jobs stored per bulk insert while seeding
 SPACING = timedelta(milliseconds=10)  # between seeded jobs' creation: 100 a second, as a busy stack makes them
 MIX = [(Status.SENT, 0.92), (Status.FAILED, 0.06), (Status.CANCELLED, 0.02)]
 CHANNELS = [("sms", 0.6), ("email", 0.3), ("push", 0.1)]
-IDLE_S = 10.0  # how long the API's CPU is read with no request, to take it off the figures
 
 
 @dataclass(frozen=True)
@@ -96,13 +94,14 @@ def seed(settings: Settings, tenant: str, jobs: int, rng: random.Random) -> str:
         client.close()
 
 
-def busy_window(settings: Settings, tenant: str) -> None:
-    """Count a job finished in every second of the chart's window up to now, as for a tenant busy
-    all along: the totals then read the most per-second counts they ever read."""
+def busy_window(settings: Settings, tenant: str, ahead_s: int = 1800) -> None:
+    """Count a job finished in every second of the chart's window up to now and `ahead_s` on, as for
+    a tenant busy all along: the totals then read the most per-second counts they ever read, for
+    the whole run."""
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongodb_uri, tz_aware=True)
     try:
         tally, now_s = Tally(), int(time.time())
-        for second in range(now_s - WINDOW_SECONDS - 60, now_s + 60):
+        for second in range(now_s - WINDOW_SECONDS - 60, now_s + ahead_s):
             tally.finishes[(tenant, second)][Status.SENT.value] += 1  # finishes only: the counts stay as they are
         counters = CounterStore(client[settings.mongodb_db][COUNTERS])
         counters.apply(tally)
@@ -199,45 +198,53 @@ def _polls(client: Client, searched: str) -> list[Poll]:
     return polls
 
 
-@dataclass(frozen=True)
-class Idle:
-    """CPU ms per second the API and the store spend with no request (heartbeats, sweeps)."""
-
-    api: float
-    store: float
+TAIL_S = 0.02  # after an answer, what the API still does for it (its log line, its metrics)
 
 
-def idle(api: list[int], store: list[int], seconds: float = IDLE_S) -> Idle:
-    """Read both processes' CPU over `seconds` of no request."""
-    api0, store0 = procs.ticks(api), procs.ticks(store)
-    time.sleep(seconds)
-    return Idle(procs.cpu_ms(api0, procs.ticks(api)) / seconds, procs.cpu_ms(store0, procs.ticks(store)) / seconds)
-
-
-def measure(client: Client, poll: Poll, n: int, pace_s: float, api: list[int], store: list[int], metrics: str,
-            quiet: Idle) -> dict[str, Any]:
-    """`n` requests of one kind, `pace_s` apart: CPU per request of the API and the store (their
-    idle CPU taken off), documents read, latency."""
-    client.get(poll.path)  # warm: connection, caches of the key and the page
-    time.sleep(pace_s)
-    work0, api0, store0, began = scrape.fetch(metrics), procs.ticks(api), procs.ticks(store), time.monotonic()
-    latencies = []
+def documents_read(client: Client, poll: Poll, metrics: str, n: int = 5) -> dict[str, float] | None:
+    """The documents the API reads per request of one kind, from its /metrics (a count, not a speed)."""
+    before = scrape.fetch(metrics)
     for _ in range(n):
-        started = time.perf_counter()
-        status, _, _ = client.get(poll.path)
-        latencies.append((time.perf_counter() - started) * 1000)
-        if status != 200:
-            raise target.TargetError(f"{poll.name}: the API answered {status}")
-        time.sleep(max(0.0, pace_s - (time.perf_counter() - started)))
-    api1, store1, work1 = procs.ticks(api), procs.ticks(store), scrape.fetch(metrics)
-    seconds = time.monotonic() - began
-    read = None if work0 is None or work1 is None else {c: round(v / n, 2) for c, v in (work1 - work0).read.items() if v}
-    api_ms, store_ms = procs.cpu_ms(api0, api1), procs.cpu_ms(store0, store1)
-    return {"requests": n, "paceMs": round(pace_s * 1000),
-            "apiCpuMsPerRequest": round(max(0.0, api_ms - quiet.api * seconds) / n, 2),
-            "apiCpuMsPerRequestWithIdle": round(api_ms / n, 2),
-            "storeCpuMsPerRequest": round(max(0.0, store_ms - quiet.store * seconds) / n, 2),
-            "documentsReadPerRequest": read, "latencyMs": report.percentiles(latencies)}
+        client.get(poll.path)
+    after = scrape.fetch(metrics)
+    if before is None or after is None:
+        return None
+    return {c: round(v / n, 2) for c, v in (after - before).read.items() if v}
+
+
+@dataclass
+class Measured:
+    """What the rounds measured of one kind of poll."""
+
+    api_ms: float = 0.0
+    store_ms: float = 0.0
+    latencies: list[float] | None = None
+
+
+def rounds(client: Client, polls: list[Poll], n: int, pace_s: float, api: list[int],
+           store: list[int]) -> dict[str, Measured]:
+    """`n` rounds of every poll, one request `pace_s` after the one before, as the page takes its
+    turns. The API's and the store's CPU are read just before each request and just after its
+    answer (and its tail), so what they do between requests (heartbeats, the sweeper's reads) is
+    not counted, and a pass of theirs that would land in one kind's window spreads over all."""
+    measured = {poll.name: Measured(latencies=[]) for poll in polls}
+    last = time.monotonic()
+    for _ in range(n):
+        for poll in polls:
+            time.sleep(max(0.0, last + pace_s - time.monotonic()))
+            api0, store0 = procs.ticks(api), procs.ticks(store)
+            last = time.monotonic()
+            status, _, _ = client.get(poll.path)
+            answered = time.monotonic()
+            if status != 200:
+                raise target.TargetError(f"{poll.name}: the API answered {status}")
+            time.sleep(TAIL_S)
+            figures = measured[poll.name]
+            figures.api_ms += procs.cpu_ms(api0, procs.ticks(api))
+            figures.store_ms += procs.cpu_ms(store0, procs.ticks(store))
+            assert figures.latencies is not None
+            figures.latencies.append((answered - last) * 1000)
+    return measured
 
 
 def run(url: str, settings: Settings, jobs: int, requests: int, pace_ms: int, out: Path) -> int:
@@ -255,23 +262,27 @@ def run(url: str, settings: Settings, jobs: int, requests: int, pace_ms: int, ou
         started = time.monotonic()
         print(f"seeding {jobs:,} jobs into tenant {tenant} ...", flush=True)
         searched = seed(settings, tenant, jobs, rng)
+        busy_window(settings, tenant)
         load_at_start = os.getloadavg()[0]
         polls = _polls(client, searched)
-        quiet = idle(api, store)
-        print(f"seeded in {time.monotonic() - started:.1f} s; idle CPU: API {quiet.api:.2f}, store {quiet.store:.2f} "
-              f"ms/s; {requests} requests of each poll, {pace_ms} ms apart ...", flush=True)
-        results = {}
+        print(f"seeded in {time.monotonic() - started:.1f} s; {requests} rounds of every poll, one request "
+              f"{pace_ms} ms after the other ...", flush=True)
+        results: dict[str, dict[str, Any]] = {}
         for poll in polls:
-            if poll.name == "stats":
-                busy_window(settings, tenant)
-            figures = measure(client, poll, requests, pace_ms / 1000, api, store, f"{url}/metrics", quiet)
+            figures: dict[str, Any] = {"documentsReadPerRequest": documents_read(client, poll, f"{url}/metrics"),
+                                       "polledByThePage": poll.polled}
             if poll.filters is not None:
                 found = plans(settings, tenant, poll.filters)
                 figures["plans"] = found
                 figures["scans"] = any(scans(p) for p in found)
-            figures["polledByThePage"] = poll.polled
             results[poll.name] = figures
-            print(f"  {poll.name:<24} API {figures['apiCpuMsPerRequest']:5.2f} ms CPU, store "
+        for name, measured in rounds(client, polls, requests, pace_ms / 1000, api, store).items():
+            figures = results[name]
+            figures.update({"requests": requests, "paceMs": pace_ms,
+                            "apiCpuMsPerRequest": round(measured.api_ms / requests, 2),
+                            "storeCpuMsPerRequest": round(measured.store_ms / requests, 2),
+                            "latencyMs": report.percentiles(measured.latencies or [])})
+            print(f"  {name:<30} API {figures['apiCpuMsPerRequest']:5.2f} ms CPU, store "
                   f"{figures['storeCpuMsPerRequest']:5.2f} ms, read {figures['documentsReadPerRequest']}, "
                   f"p50 {figures['latencyMs']['p50']} ms, p99 {figures['latencyMs']['p99']} ms"
                   + (f", {'SCANS' if figures['scans'] else 'index only'}" if "scans" in figures else ""), flush=True)
@@ -281,8 +292,7 @@ def run(url: str, settings: Settings, jobs: int, requests: int, pace_ms: int, ou
         deps.close()
         unseed(settings, tenant)
     full = {"mode": "dashboard", "jobs": jobs, "tenant": tenant, "apiProcesses": len(api), "storeProcesses": len(store),
-            "loadAverage1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
-            "idleCpuMsPerSecond": {"api": round(quiet.api, 2), "store": round(quiet.store, 2)}, "polls": results}
+            "loadAverage1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)}, "polls": results}
     report.write_json(out, full)
     worst = max(r["apiCpuMsPerRequest"] for r in results.values() if r["polledByThePage"])
     scanning = [name for name, r in results.items() if r.get("scans")]
