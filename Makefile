@@ -10,6 +10,13 @@ $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip==25.3
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	# The Lambda package (x86_64) copies this environment's wheels, and Lambda's glibc is 2.26:
+	# take cryptography's manylinux2014 build, not the newer-glibc one pip picks for this machine.
+	if [ "$$(uname -m)" = x86_64 ]; then \
+	  $(VENV)/bin/python -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+	    --python-version 3.11 --implementation cp -d $(VENV)/lambda-wheels "$$(grep -o 'cryptography==[0-9.]*' pyproject.toml)" && \
+	  $(VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall $(VENV)/lambda-wheels/cryptography-*.whl; \
+	fi
 	touch $(STAMP)
 
 run: $(STAMP)
