@@ -30,7 +30,7 @@ log = logging.getLogger("wavecom.cli")
 STORE_WAIT_SECONDS = 60
 # Commands that use the store find it as local.stack.with_store says. Services wait for it;
 # the others fail at once, saying what to do.
-SERVICES = frozenset({"api", "worker", "sweeper"})
+SERVICES = frozenset({"api", "worker", "sweeper", "webhooks"})
 NEEDS_STORE = SERVICES | {"keys", "bench", "migrate"}
 
 _waiting_for_store = retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_delay(STORE_WAIT_SECONDS),
@@ -140,6 +140,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver webhook events from `<queue>.webhooks`, on a connection and threads of its own."""
+    from local.hookconsumer import HookConsumer
+
+    deps = build(settings)
+    _prepare_store(deps)
+    consumer = HookConsumer(deps)
+    _stop_on_signals(consumer.stop)
+    consumer.run()
+    deps.close()
+    return 0
+
+
 def cmd_sweeper(args: argparse.Namespace, settings: Settings) -> int:
     """Sweep the outbox alone (publish stranded `pending` jobs, take back expired leases)."""
     from shared.outbox import Sweeper
@@ -223,6 +236,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("api", help="serve the HTTP API on WAVECOM_HOST:WAVECOM_PORT").set_defaults(func=cmd_api)
     sub.add_parser("worker", help="consume the queue and deliver notifications").set_defaults(func=cmd_worker)
     sub.add_parser("sweeper", help="publish stranded jobs and take back expired leases").set_defaults(func=cmd_sweeper)
+    sub.add_parser("webhooks", help="deliver webhook events to the tenants' endpoints").set_defaults(func=cmd_webhooks)
     store = sub.add_parser("store", help="serve the embedded MongoDB-wire store alone")
     store.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     store.add_argument("--data-dir", default="", help="where its files live (default: WAVECOM_DATA_DIR)")

@@ -20,10 +20,11 @@ from shared.tenants import PREFIX
 
 # Stopped in this order, each given this long after SIGTERM. The API finishes the requests it
 # holds while the store still answers them; the worker stops taking messages and finishes and
-# acks what it holds (local.consumer drains for at most 10 s); the store, which commits every
+# acks what it holds (local.consumer drains for at most 10 s), after the webhooks consumer (a
+# delivery in flight takes at most its 5 s timeout); the store, which commits every
 # write as it is made, goes last. In all at most the worker's drain time plus 5 s, with room for
 # the signalling and reaping itself.
-STOP_SECONDS = {"api": 2.5, "worker": Consumer.DRAIN_SECONDS + 1, "store": 1.0}
+STOP_SECONDS = {"api": 2.5, "webhooks": 6.0, "worker": Consumer.DRAIN_SECONDS + 1, "store": 1.0}
 
 
 class _Stop(Exception):
@@ -66,6 +67,19 @@ def _bootstrap_key(settings: Settings) -> tuple[Settings, Path | None]:
     return settings.with_overrides(bootstrap_key=path.read_text().strip()), path
 
 
+def _hash_key(settings: Settings) -> Settings:
+    """WAVECOM_HASH_KEY, or a key made once for this data directory and kept there (deployments
+    set theirs as a secret): suppressions are kept as hashes under it."""
+    if settings.hash_key:
+        return settings
+    path = settings.data_dir / "hash-key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return settings.with_overrides(hash_key=path.read_text().strip())
+
+
 def _start(name: str, argv: list[str], env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
     # A session of its own: the terminal's Ctrl-C reaches only `wavecom up`, which stops the
     # children in order, rather than all of them at once (the store before the worker is done).
@@ -106,14 +120,16 @@ def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 
 
 def up(settings: Settings) -> int:
-    """Start the store (when MONGODB_URI is unset), a worker and the API; wait; stop them all."""
+    """Start the store (when MONGODB_URI is unset), a worker, the webhooks consumer and the API;
+    wait; stop them all."""
     # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored.
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     rabbit.ensure(settings.rabbitmq_url)
     site.ensure_built()
     settings, key_file = _bootstrap_key(settings)
-    env = {**os.environ, "WAVECOM_BOOTSTRAP_KEY": settings.bootstrap_key,
+    settings = _hash_key(settings)
+    env = {**os.environ, "WAVECOM_BOOTSTRAP_KEY": settings.bootstrap_key, "WAVECOM_HASH_KEY": settings.hash_key,
            "WAVECOM_METRICS_PORT": str(settings.metrics_port)}
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
@@ -122,7 +138,7 @@ def up(settings: Settings) -> int:
             children.append(("store", proc))
             env["MONGODB_URI"] = uri
             print(f"embedded store on {uri} (files in {settings.data_dir / 'store'})", flush=True)
-        for role in ("worker", "api"):
+        for role in ("worker", "webhooks", "api"):
             children.append(_start(role, [sys.executable, "-m", "local.cli", role], env))
         print(_banner(settings, key_file), flush=True)
         while True:

@@ -16,6 +16,7 @@ from shared.broker import Publisher
 from shared.config import CHANNELS, Settings
 from shared.counters import COUNTERS, CounterStore
 from shared.groupcommit import Batcher
+from shared.hookmarks import Mark
 from shared.idempotency import KEYS as IDEMPOTENCY
 from shared.idempotency import IdempotencyStore
 from shared.model import Job, NewJob
@@ -32,9 +33,11 @@ from shared.providers.routing import Routing
 from shared.ratelimit import BUCKETS, RateLimiter
 from shared.retry import RetryPolicy
 from shared.store import JOBS, JobStore
+from shared.suppressions import SUPPRESSIONS, SuppressionStore
 from shared.tenants import KEYS, KeyStore
 from shared.topology import LANES, Topology
 from shared.turns import TURNS, Turns
+from shared.webhooks import DELIVERIES, WEBHOOKS, WebhookStore
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Deps:
     idempotency: IdempotencyStore
     turns: Turns
     routing: Routing
+    webhooks: WebhookStore
+    suppressions: SuppressionStore
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Concurrent single creates sharing their writes (shared.intake.group_creates), or None.
     creates: Batcher[tuple[NewJob, str], Job] | None = None
@@ -61,6 +66,8 @@ class Deps:
         self.jobs.ensure_indexes()
         self.keys.ensure_indexes()
         self.idempotency.ensure_indexes()
+        self.webhooks.ensure_indexes()
+        self.suppressions.ensure_indexes()
 
     def prepare_api(self) -> None:
         """What an API process does once before serving: the indexes, and tenant `default`'s
@@ -78,7 +85,8 @@ class Deps:
 
 def topology(settings: Settings) -> Topology:
     """The queues of the stack these settings describe."""
-    return Topology(queue=settings.queue, delivery_limit=settings.delivery_limit)
+    return Topology(queue=settings.queue, delivery_limit=settings.delivery_limit,
+                    webhook_delays=settings.webhook_retry_delays_ms)
 
 
 def watched_queues(settings: Settings) -> list[str]:
@@ -126,10 +134,23 @@ def policy_for(settings: Settings) -> RetryPolicy:
 def build(settings: Settings, providers: dict[str, list[Provider]] | None = None) -> Deps:
     """Wire a fresh set of dependencies for `settings`."""
     db = connect(settings.mongodb_uri, settings.mongodb_db, timeout_ms=settings.store_timeout_ms)
+    publisher = Publisher(settings.rabbitmq_url, topology(settings))
+    webhooks = WebhookStore(db[WEBHOOKS], db[DELIVERIES])
+    suppressions = SuppressionStore(db[SUPPRESSIONS], settings.hash_key)
+
+    def listening(tenant: str, event: str) -> bool:
+        return bool(webhooks.listening(tenant, event))
+
+    def publish(marks: list[tuple[str, Mark]]) -> None:
+        publisher.publish_webhooks([{"jobId": job_id, "mark": mark.text} for job_id, mark in marks])
+
     return Deps(
         settings=settings,
-        jobs=JobStore(db[JOBS], CounterStore(db[COUNTERS])),
-        publisher=Publisher(settings.rabbitmq_url, topology(settings)),
+        jobs=JobStore(db[JOBS], CounterStore(db[COUNTERS]), listening, publish,
+                      suppressions if settings.hash_key else None),
+        publisher=publisher,
+        webhooks=webhooks,
+        suppressions=suppressions,
         keys=KeyStore(db[KEYS]),
         limiter=RateLimiter(db[BUCKETS], settings.rate_limit, settings.rate_burst),
         idempotency=IdempotencyStore(db[IDEMPOTENCY]),

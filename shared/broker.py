@@ -117,10 +117,11 @@ class Link:
 
 
 def declare(channel: BlockingChannel, topology: Topology) -> None:
-    """Declare the lanes and the dead-letter queue (idempotent)."""
+    """Declare the lanes, the dead-letter queue and the webhooks' queue (idempotent)."""
     for lane in LANES:
         channel.queue_declare(topology.lane(lane), durable=True, arguments=topology.lane_arguments())
     channel.queue_declare(topology.dead, durable=True, arguments=topology.dead_arguments())
+    channel.queue_declare(topology.webhooks, durable=True, arguments=topology.lane_arguments())
 
 
 def job_message(job_id: str) -> bytes:
@@ -179,6 +180,22 @@ class Publisher:
                 properties = current if request_id is None else _properties({context.MESSAGE_HEADER: request_id})
                 channel.basic_publish("", queues[lanes.get(job_id, Priority.NORMAL)], job_message(job_id), properties)
             channel.tx_commit()
+
+    @_once_more
+    def publish_webhooks(self, bodies: list[dict[str, Any]], delay_ms: int = 0) -> None:
+        """Queue webhook deliveries (ids only: job, marker, endpoint, attempt) on
+        `<queue>.webhooks`, now or after `delay_ms` through its delay queue, in one transaction."""
+        properties = _properties({})
+        with self._lock, self._link.using():
+            channel = self._confirming()  # declares the topology on a fresh connection
+            queue = self.topology.webhook_delay(delay_ms)
+            if delay_ms > 0 and (self._link.generation, queue) not in self._declared:
+                channel.queue_declare(queue, durable=True, arguments=self.topology.webhook_delay_arguments(delay_ms))
+                self._declared.add((self._link.generation, queue))
+            tx = self._link.channel("tx", lambda c: c.tx_select())
+            for body in bodies:
+                tx.basic_publish("", queue, json.dumps(body).encode(), properties)
+            tx.tx_commit()
 
     @_once_more
     def dead_letter(self, body: bytes, reason: str, headers: dict[str, Any] | None = None) -> None:

@@ -120,6 +120,50 @@ def _delivery_policy(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+WEBHOOK_RETRY_DELAYS_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000)
+
+
+def _delays(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """A comma-separated list of delays in milliseconds, each at least 1."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        delays = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated milliseconds, got {raw!r}") from None
+    if any(d < 1 for d in delays):
+        raise ConfigError(f"{name} must hold delays of at least 1 ms, got {raw!r}")
+    return delays
+
+
+def _hash_key(env: Mapping[str, str], data_dir: Path) -> str:
+    """WAVECOM_HASH_KEY, else the key `wavecom up` keeps in the data directory, else none."""
+    key = (env.get("WAVECOM_HASH_KEY") or "").strip()
+    path = data_dir / "hash-key"
+    if not key and path.exists():
+        key = path.read_text().strip()
+    return key
+
+
+def _notifications_back(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
+    """Webhooks, receipts and suppressions."""
+    flag = (env.get("WAVECOM_WEBHOOK_ALLOW_PRIVATE") or "").strip()
+    if flag not in ("", "0", "1"):
+        raise ConfigError(f"WAVECOM_WEBHOOK_ALLOW_PRIVATE must be 0 or 1, got {flag!r}")
+    topics = tuple(t.strip() for t in (env.get("WAVECOM_SNS_TOPIC_ARNS") or "").split(",") if t.strip())
+    for topic in topics:
+        if not topic.startswith("arn:") or ":sns:" not in topic:
+            raise ConfigError(f"WAVECOM_SNS_TOPIC_ARNS must hold SNS topic ARNs (arn:aws:sns:...), got {topic!r}")
+    return {
+        "hash_key": _hash_key(env, data_dir),
+        "webhook_allow_private": flag == "1",
+        "webhook_retry_delays_ms": _delays(env, "WAVECOM_WEBHOOK_RETRY_DELAYS_MS", WEBHOOK_RETRY_DELAYS_MS),
+        "webhook_concurrency": _int(env, "WAVECOM_WEBHOOK_CONCURRENCY", Settings.webhook_concurrency, minimum=1),
+        "sns_topic_arns": topics,
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the services read; defaults are the documented ones."""
@@ -172,19 +216,26 @@ class Settings:
     sns_sms_type: str = "Transactional"
     sns_sender_id: str = ""
     sns_platform_application_arn: str = ""
+    # HMAC-SHA256 key of recipients kept only as hashes (suppressions); see shared.hashing.
+    hash_key: str = ""
+    webhook_allow_private: bool = False  # loopback, private and link-local webhook targets allowed
+    webhook_retry_delays_ms: tuple[int, ...] = WEBHOOK_RETRY_DELAYS_MS  # between the 8 tries of an event
+    webhook_concurrency: int = 20  # webhook deliveries one `wavecom webhooks` makes at once
+    sns_topic_arns: tuple[str, ...] = ()  # the topics whose receipts POST /api/receipts/sns accepts
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read settings from `env` (default: the process environment)."""
         env = os.environ if env is None else env
         uri = env.get("MONGODB_URI") or ""
+        data_dir = Path(env.get("WAVECOM_DATA_DIR") or cls.data_dir)
         seed = env.get("WAVECOM_MOCK_SEED")
         return cls(
             mongodb_uri=uri or cls.mongodb_uri,
             mongodb_uri_set=bool(uri),
             mongodb_db=env.get("MONGODB_DB") or cls.mongodb_db,
             store_timeout_ms=_int(env, "WAVECOM_STORE_TIMEOUT_MS", cls.store_timeout_ms, minimum=100),
-            data_dir=Path(env.get("WAVECOM_DATA_DIR") or cls.data_dir),
+            data_dir=data_dir,
             rabbitmq_url=env.get("RABBITMQ_URL") or cls.rabbitmq_url,
             queue=env.get("WAVECOM_QUEUE") or cls.queue,
             host=env.get("WAVECOM_HOST") or cls.host,
@@ -210,6 +261,7 @@ class Settings:
             mock_ledger=Path(env["WAVECOM_MOCK_LEDGER"]) if env.get("WAVECOM_MOCK_LEDGER") else None,
             **_providers(env),
             **_delivery_policy(env),
+            **_notifications_back(env, data_dir),
         )
 
     def max_attempts_of(self, channel: str) -> int:

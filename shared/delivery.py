@@ -47,6 +47,7 @@ from shared.jobwrites import expired_entry
 from shared.metrics import PROVIDER_LATENCY, RETRIES
 from shared.model import Job, Priority
 from shared.providers import Provider, Receipt
+from shared.receipts import apply_ses
 from shared.states import TERMINAL, Event, Status
 from shared.store import Outcome as Stored
 
@@ -86,6 +87,10 @@ def deliver(deps: Deps, job_ids: list[str], requests: Mapping[str, str | None] |
         results.update({job_id: _skip(deps, job_id, doc, 1 + copies.get(job_id, 0))
                         for job_id, doc in claims.busy.items()})
         results.update(dict.fromkeys(claims.expired, Outcome.EXPIRED))
+        results.update(dict.fromkeys(claims.suppressed, Outcome.FAILED))
+        if claims.suppressed:
+            log.info("jobs to suppressed recipients failed without a provider call",
+                     extra={"jobs": len(claims.suppressed), "first_job_id": min(claims.suppressed)})
         for job_id in claims.claimed.keys() & copies.keys():
             deps.jobs.note(job_id, timeline.entry(Event.DUPLICATE_SKIPPED, {"reason": "same batch",
                                                                             "count": copies[job_id]}))
@@ -136,8 +141,10 @@ def _attempt(deps: Deps, jobs: list[Job], requests: Mapping[str, str | None]) ->
     stored = _stored(deps, lambda: deps.jobs.finish_many(outcomes)) if outcomes else []
     retries: defaultdict[tuple[int, Priority], list[str]] = defaultdict(list)
     debug = log.isEnabledFor(logging.DEBUG)
-    for outcome, kept in zip(outcomes, stored, strict=True):
+    for outcome, kept, (_, sent) in zip(outcomes, stored, attempts, strict=True):
         job = outcome.job
+        if kept and isinstance(sent, Receipt) and sent.feedback:
+            _feedback(deps, job, sent.feedback)
         if not kept:
             results[job.id] = _lost_lease(deps, job, _fields(job, requests))
         elif outcome.target is Status.RETRYING:
@@ -165,6 +172,14 @@ def _attempt(deps: Deps, jobs: list[Job], requests: Mapping[str, str | None]) ->
         except WavecomError as e:
             results.update(dict.fromkeys(ids, e))
     return results
+
+
+def _feedback(deps: Deps, job: Job, notification: str) -> None:
+    """Handle what the mock email provider reported about a message it sent, as a receipt."""
+    try:
+        apply_ses(deps, notification)
+    except WavecomError as e:
+        log.warning("receipt not recorded", extra={"job_id": job.id, "error": str(e)})
 
 
 def _fields(job: Job, requests: Mapping[str, str | None]) -> dict[str, Any]:
@@ -241,7 +256,8 @@ def _outcome(deps: Deps, job: Job, result: Receipt | ProviderError) -> Stored:
     provider = _provider(deps, job).name
     if not isinstance(result, ProviderError):
         details = {"attempt": job.attempts, "provider": provider, "providerMessageId": result.message_id}
-        return Stored(job, Status.SENT, timeline.entry(Event.SENT, details), {})
+        # Kept on the job too, where a receipt (shared.receipts) finds it by its index.
+        return Stored(job, Status.SENT, timeline.entry(Event.SENT, details), {"providerMessageId": result.message_id})
     reason = str(result)
     decision = deps.policy.decide(result, job.attempts, job.max_attempts)
     if decision.retry:

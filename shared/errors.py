@@ -105,3 +105,12 @@ class IdempotencyConflict(WavecomError):
             else "this Idempotency-Key was used with a different request body"
         )
         self.in_progress = in_progress
+
+
+class NotFound(WavecomError):
+    """No such resource of the tenant (a webhook endpoint, a suppression)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no such {what}")
+        self.what = what
+

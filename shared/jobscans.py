@@ -12,7 +12,7 @@ from pymongo import ASCENDING
 from pymongo.collection import Collection
 
 from shared import clock
-from shared.jobdocs import DEFAULT_TENANT, Doc, eq, object_id, priority_of
+from shared.jobdocs import DEFAULT_TENANT, Doc, eq, object_id, priority_of, stored_events
 from shared.model import Priority
 from shared.mongo import translated
 from shared.states import Status
@@ -24,6 +24,16 @@ class JobScans:
     """Reads for the sweeper and the scrape-time gauges (needs `_c`, the collection)."""
 
     _c: Collection[Doc]
+
+    def by_provider_message_id(self, message_id: str) -> tuple[str, str, str, list[Doc]] | None:
+        """The job a provider's message id was stored on at send: (id, tenant, recipient,
+        timeline), or None; one read from its index."""
+        with translated():
+            doc = self._c.find_one({"providerMessageId": eq(message_id)}, {"tenant": 1, "recipient": 1, "events": 1})
+        if doc is None:
+            return None
+        return str(doc["_id"]), str(doc.get("tenant", DEFAULT_TENANT)), str(doc["recipient"]), \
+            stored_events(doc.get("events"))
 
     def oldest_created(self, statuses: Iterable[Status]) -> datetime | None:
         """When the oldest job in one of `statuses` was created (None: there is none)."""

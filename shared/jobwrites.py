@@ -20,6 +20,7 @@ from pymongo.collection import Collection
 from shared import clock, timeline
 from shared.counters import CounterStore, Tally
 from shared.deadlines import Verdict, verdict
+from shared.hookmarks import EVENT_OF, Mark, add_mark
 from shared.jobdocs import (
     DEFAULT_TENANT,
     Doc,
@@ -31,12 +32,17 @@ from shared.jobdocs import (
     stored_events,
     with_entry,
 )
+from shared.jobmarks import JobMarks
 from shared.model import Job
 from shared.mongo import translated
 from shared.states import Event, Status, check_move
+from shared.suppressions import SuppressionStore
 
 CAS_TRIES = 3  # a job changing under a compare-and-set this often in a row is left to the caller
 EXPIRED_REASON = "expiresAt passed before it was handed to a provider"
+SUPPRESSED = "suppressed"  # how the `lastError` of a job to a suppressed recipient starts
+SUPPRESSED_BECAUSE = {"bounce": "the recipient hard-bounced before", "complaint": "the recipient complained before",
+                      "manual": "the recipient is on the suppression list"}
 Route = Callable[[str, str], "str | None"]  # (job id, channel) -> its attempt's provider; None: not yet
 
 
@@ -51,6 +57,7 @@ class Claims:
     busy: dict[str, Doc]
     expired: set[str] = field(default_factory=set)
     deferred: list[str] = field(default_factory=list)
+    suppressed: set[str] = field(default_factory=set)  # ended `failed` with no provider call
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,20 @@ def expired_entry(doc: Doc, **details: object) -> Doc:
                                           **details})
 
 
-class JobWrites:
-    """Claims, outcomes and expiries of jobs (needs `_c`, the collection, and `counters`)."""
+def suppressed_entry(reason: str) -> tuple[Doc, str]:
+    """The `suppressed` entry of a job to a suppressed recipient, and its `lastError`."""
+    because = SUPPRESSED_BECAUSE.get(reason, SUPPRESSED_BECAUSE["manual"])
+    error = f"{SUPPRESSED}: {because}"
+    return timeline.entry(Event.SUPPRESSED, {"reason": reason, "error": error}), error
+
+
+class JobWrites(JobMarks):
+    """Claims, outcomes and expiries of jobs (needs `_c`, the collection, `counters`,
+    `suppressions`, and the markers of shared.jobmarks)."""
 
     _c: Collection[Doc]
     counters: CounterStore
+    suppressions: SuppressionStore | None
 
     def claim_many(self, job_ids: list[str], owner: str, lease_ms: int, route: Route | None = None) -> Claims:
         """Claim jobs for one delivery attempt each, under a lease: one read and one bulk write.
@@ -92,26 +108,44 @@ class JobWrites:
         expired: set[str] = set()
         deferred: list[str] = []
         routed: dict[str, str | None] = {}
+        suppressed: set[str] = set()
+        marks: dict[str, Mark] = {}
+        reasons: dict[str, str] = {}  # job id -> why its recipient is suppressed
+        looked_up: set[str] = set()
         tally = Tally()
         wanted = list(dict.fromkeys(job_ids))
         tries: dict[str, tuple[Doc, Doc]] = {}
         for _ in range(CAS_TRIES):
             with translated():
                 docs = list(self._c.find({"_id": {"$in": [object_id(j) for j in wanted]}}))
+            verdicts = {str(d["_id"]): verdict(Status(d["status"]), d.get("sendAtMs"), d.get("expiresAtMs"), now_ms)
+                        for d in docs}
+            reasons |= self._suppressed([d for d in docs if verdicts[str(d["_id"])] is Verdict.CLAIM
+                                         and str(d["_id"]) not in looked_up])
+            looked_up |= set(verdicts)
             tries = {}
             ops = []
             for doc in docs:
                 job_id = str(doc["_id"])
-                decided = verdict(Status(doc["status"]), doc.get("sendAtMs"), doc.get("expiresAtMs"), now_ms)
+                decided = verdicts[job_id]
                 if decided is Verdict.BUSY:
                     busy[job_id] = doc
                     continue
                 attempt = int(doc.get("attempts", 0)) + 1
                 where: Doc = {"_id": doc["_id"], "status": eq(doc["status"]), "attempts": eq(attempt - 1)}
-                if decided is Verdict.EXPIRE:
-                    entry = expired_entry(doc)
-                    update: Doc = {"$set": {"status": Status.EXPIRED.value}, "$currentDate": {"updatedAt": True}}
+                tenant = str(doc.get("tenant", DEFAULT_TENANT))
+                if decided is Verdict.EXPIRE or job_id in reasons:
+                    if decided is Verdict.EXPIRE:
+                        entry, target, fields = expired_entry(doc), Status.EXPIRED, {}
+                    else:
+                        entry, error = suppressed_entry(reasons[job_id])
+                        target, fields = Status.FAILED, {"lastError": error}
+                    update: Doc = {"$set": {"status": target.value, **fields}, "$currentDate": {"updatedAt": True}}
                     with_entry(where, update, doc.get("events") or [], entry)
+                    mark = self.mark_for(tenant, EVENT_OF[target])
+                    if mark:
+                        add_mark(update, mark)
+                        marks[job_id] = mark
                 else:
                     if job_id not in routed:
                         routed[job_id] = route(job_id, doc["type"]) if route is not None else None
@@ -137,6 +171,10 @@ class JobWrites:
                     expired.add(job_id)
                     tally.move(tenant, source, Status.EXPIRED, at_s=int(entry["at"].timestamp()))
                     continue
+                if entry["event"] == Event.SUPPRESSED.value:
+                    suppressed.add(job_id)
+                    tally.move(tenant, source, Status.FAILED, at_s=int(entry["at"].timestamp()))
+                    continue
                 job = job_of({**doc, "status": Status.SENDING.value, "attempts": int(doc.get("attempts", 0)) + 1,
                               "leaseOwner": token})
                 claimed[job_id] = dataclasses.replace(job, provider=routed.get(job_id))
@@ -147,7 +185,17 @@ class JobWrites:
         else:  # still changing under us after every try: someone else is acting on these now
             busy.update({j: doc for j, (doc, _) in tries.items() if j in wanted})
         self.counters.apply(tally)
-        return Claims(claimed, busy, expired, deferred)
+        self.announce([(j, m) for j, m in marks.items() if j in expired | suppressed])
+        return Claims(claimed, busy, expired, deferred, suppressed)
+
+    def _suppressed(self, docs: list[Doc]) -> dict[str, str]:
+        """Which of these jobs go to a recipient their tenant suppressed, and why: one read for
+        the whole claim, whatever its size."""
+        if self.suppressions is None or not docs:
+            return {}
+        pairs = {str(d["_id"]): (str(d.get("tenant", DEFAULT_TENANT)), str(d["recipient"])) for d in docs}
+        found = self.suppressions.suppressed(pairs.values())
+        return {job_id: found[pair] for job_id, pair in pairs.items() if pair in found}
 
     def _took(self, ops: list[UpdateOne], tries: dict[str, tuple[Doc, Doc]], token: str) -> set[str]:
         """Send a claim's compare-and-sets; which took: all, or (when some did not) those whose
@@ -172,14 +220,17 @@ class JobWrites:
         only while its own lease still holds the job. Returns which were stored."""
         for outcome in outcomes:
             check_move(Status.SENDING, outcome.target)
-        ops = [
-            UpdateOne(
-                {"_id": object_id(o.job.id), "status": eq(Status.SENDING.value), "leaseOwner": eq(o.job.lease_owner)},
-                {"$set": {"status": o.target.value, **o.fields}, "$unset": {"leaseOwner": "", "leaseUntilMs": ""},
-                 "$currentDate": {"updatedAt": True}, "$push": {"events": o.entry}},
-            )
-            for o in outcomes
-        ]
+        marks: dict[str, Mark] = {}
+        ops = []
+        for o in outcomes:
+            update: Doc = {"$set": {"status": o.target.value, **o.fields}, "$unset": {"leaseOwner": "", "leaseUntilMs": ""},
+                           "$currentDate": {"updatedAt": True}, "$push": {"events": o.entry}}
+            mark = self.mark_for(o.job.tenant, EVENT_OF[o.target]) if o.target in EVENT_OF else None
+            if mark:
+                add_mark(update, mark)
+                marks[o.job.id] = mark
+            ops.append(UpdateOne({"_id": object_id(o.job.id), "status": eq(Status.SENDING.value),
+                                  "leaseOwner": eq(o.job.lease_owner)}, update))
         with translated():
             matched = self._c.bulk_write(ops, ordered=False).matched_count if ops else 0
             if matched == len(ops):
@@ -193,6 +244,8 @@ class JobWrites:
             if done:
                 tally.move(outcome.job.tenant, Status.SENDING, outcome.target, at_s=int(outcome.entry["at"].timestamp()))
         self.counters.apply(tally)
+        self.announce([(o.job.id, marks[o.job.id]) for o, done in zip(outcomes, stored, strict=True)
+                       if done and o.job.id in marks])
         return stored
 
     def expire_due(self, status: Status, limit: int) -> list[str]:
@@ -205,12 +258,17 @@ class JobWrites:
                                      {"status": 1, "attempts": 1, "tenant": 1, "events": 1, "expiresAt": 1})
                         .limit(limit))
         tries: dict[str, tuple[Doc, Doc]] = {}
+        marks: dict[str, Mark] = {}
         ops = []
         for doc in docs:
             entry = expired_entry(doc)
             where: Doc = {"_id": doc["_id"], "status": eq(status.value), "attempts": eq(doc.get("attempts", 0))}
             update: Doc = {"$set": {"status": Status.EXPIRED.value}, "$currentDate": {"updatedAt": True}}
             with_entry(where, update, doc.get("events") or [], entry)
+            mark = self.mark_for(str(doc.get("tenant", DEFAULT_TENANT)), Event.EXPIRED)
+            if mark:
+                add_mark(update, mark)
+                marks[str(doc["_id"])] = mark
             ops.append(UpdateOne(where, update))
             tries[str(doc["_id"])] = (doc, entry)
         won = self._took(ops, tries, "") if ops else set()
@@ -219,4 +277,5 @@ class JobWrites:
             doc, entry = tries[job_id]
             tally.move(str(doc.get("tenant", DEFAULT_TENANT)), status, Status.EXPIRED, at_s=int(entry["at"].timestamp()))
         self.counters.apply(tally)
+        self.announce([(j, m) for j, m in marks.items() if j in won])
         return sorted(won)

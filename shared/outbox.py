@@ -35,6 +35,7 @@ class SweepResult:
     republished: int = 0
     expired: int = 0  # waiting jobs whose time was up
     released: int = 0  # scheduled jobs queued once due
+    webhooks: int = 0  # webhook events published again (their first publish was lost)
     reconciled: int = 0  # tenants whose counters were corrected
 
 
@@ -90,6 +91,20 @@ def release_due(deps: Deps, result: SweepResult) -> None:
         result.released += len(lanes)
 
 
+def publish_left_webhooks(deps: Deps, result: SweepResult) -> None:
+    """Publish again the webhook events whose marker is older than WAVECOM_REQUEUE_AFTER_MS (their
+    publish failed, or their message was lost): far longer than a backlog of webhooks takes, so
+    a marker still queued is not published twice. Each job is taken by one sweeper through a
+    compare-and-set on the marker's time; a job whose markers are all pulled loses its time.
+    A spare message is harmless: receivers deduplicate on `webhook-id`."""
+    cutoff = epoch_ms() - deps.settings.requeue_after_ms
+    for job_id, _, marks, at_ms in deps.jobs.left_marks(cutoff, BATCH):
+        if not deps.jobs.retouch_marks(job_id, at_ms, keep=bool(marks)) or not marks:
+            continue
+        deps.publisher.publish_webhooks([{"jobId": job_id, "mark": mark.text} for mark in marks])
+        result.webhooks += len(marks)
+
+
 def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
     """One pass: expired leases first, then waiting jobs whose time is up, scheduled jobs now due,
     jobs left `pending` longer than the grace period, then (when `lost`) jobs whose message seems
@@ -98,6 +113,7 @@ def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
     reclaim_expired(deps, result)
     expire_waiting(deps, result)
     release_due(deps, result)
+    publish_left_webhooks(deps, result)
     cutoff = now() - timedelta(milliseconds=deps.settings.outbox_grace_ms)
     for job_id, tenant, priority in deps.jobs.stale(Status.PENDING, cutoff, BATCH):
         if not deps.jobs.touch_if_stale(job_id, Status.PENDING, cutoff):
@@ -107,10 +123,11 @@ def sweep(deps: Deps, *, lost: bool = True) -> SweepResult:
         result.published += 1
     if lost:
         republish_lost(deps, result)
-    if result.published or result.lease_expired or result.republished or result.expired or result.released:
+    if result.published or result.lease_expired or result.republished or result.expired or result.released \
+            or result.webhooks:
         log.info("sweep", extra={"published": result.published, "lease_expired": result.lease_expired,
                                  "republished": result.republished, "expired": result.expired,
-                                 "released": result.released})
+                                 "released": result.released, "webhooks": result.webhooks})
     return result
 
 

@@ -37,6 +37,16 @@ class Event(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     SCHEDULED = "scheduled"
     EXPIRED = "expired"
+    # Receipts, after `sent`: what became of the message (shared.receipts); no status changes.
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    SUPPRESSED = "suppressed"  # ended `failed` without a provider call: the recipient is suppressed
+
+
+# What a webhook may subscribe to (`notification.<event>`), and the events of a new endpoint.
+WEBHOOK_EVENTS: tuple[Event, ...] = (Event.SENT, Event.FAILED, Event.EXPIRED, Event.CANCELLED, Event.DELIVERED,
+                                     Event.BOUNCED, Event.COMPLAINED)
 
 
 # Allowed moves. A claim (-> sending) accepts `pending` because the worker can receive the
@@ -48,12 +58,13 @@ class Event(StrEnum):
 # a manual retry. A job that is not being sent can be cancelled. A job waiting for a delivery
 # attempt expires once its `expiresAt` passes, and so does a sending one whose retry could not
 # start before it.
+# A claim ends a waiting job `failed`, without a provider call, when its recipient is suppressed.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.SCHEDULED: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
-    Status.PENDING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
-    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
+    Status.SCHEDULED: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED, Status.FAILED}),
+    Status.PENDING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED, Status.FAILED}),
+    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED, Status.EXPIRED, Status.FAILED}),
     Status.SENDING: frozenset({Status.SENT, Status.RETRYING, Status.FAILED, Status.PENDING, Status.EXPIRED}),
-    Status.RETRYING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
+    Status.RETRYING: frozenset({Status.QUEUED, Status.SENDING, Status.CANCELLED, Status.EXPIRED, Status.FAILED}),
     Status.SENT: frozenset(),
     Status.FAILED: frozenset({Status.PENDING}),
     Status.CANCELLED: frozenset(),

@@ -21,6 +21,7 @@ from pymongo.collection import Collection
 from shared import timeline
 from shared.counters import CounterStore, Tally
 from shared.errors import JobNotFound
+from shared.hookmarks import EVENT_OF, Listening, Mark, Marked, add_mark
 from shared.jobdocs import (
     DEFAULT_TENANT,
     NO_TIMELINE,
@@ -35,10 +36,11 @@ from shared.jobdocs import (
     with_entry,
 )
 from shared.jobscans import JobScans
-from shared.jobwrites import CAS_TRIES, Claims, JobWrites, Outcome
+from shared.jobwrites import CAS_TRIES, SUPPRESSED, Claims, JobWrites, Outcome
 from shared.model import Job, LogEntry, NewJob, Priority
 from shared.mongo import translated
 from shared.states import Event, Status, check_move, sources_of
+from shared.suppressions import SuppressionStore
 from shared.timeline import Appended
 
 JOBS = "notificationjobs"
@@ -59,12 +61,18 @@ class Requeued:
 
 
 class JobStore(JobScans, JobWrites):
-    """Jobs in the `notificationjobs` collection; their counts in `counters`."""
+    """Jobs in the `notificationjobs` collection; their counts in `counters`. A write whose event
+    a tenant's webhook wants carries its marker (`listening` says which), and `on_marked` is
+    told of the markers once stored; a claim fails jobs to recipients in `suppressions`."""
 
-    def __init__(self, collection: Collection[Doc], counters: CounterStore) -> None:
+    def __init__(self, collection: Collection[Doc], counters: CounterStore, listening: Listening | None = None,
+                 on_marked: Marked | None = None, suppressions: SuppressionStore | None = None) -> None:
         self._c = collection
         self.counters = counters
         self.client = collection.database.client
+        self.listening = listening
+        self.on_marked = on_marked
+        self.suppressions = suppressions
 
     def ensure_indexes(self) -> None:
         """Create the indexes the queries use (idempotent)."""
@@ -80,6 +88,8 @@ class JobStore(JobScans, JobWrites):
             self._c.create_index([("status", ASCENDING), ("createdAtMs", ASCENDING)])  # oldest waiting job
             self._c.create_index([("status", ASCENDING), ("expiresAtMs", ASCENDING)])  # jobs whose time is up
             self._c.create_index([("status", ASCENDING), ("sendAtMs", ASCENDING)])  # scheduled jobs now due
+            self._c.create_index([("hooksAtMs", ASCENDING)], sparse=True)  # webhook markers left behind
+            self._c.create_index([("providerMessageId", ASCENDING)], sparse=True)  # receipts find their job
         self.counters.ensure_indexes()
 
     # -- accepting -------------------------------------------------------------------------
@@ -187,15 +197,20 @@ class JobStore(JobScans, JobWrites):
         """Move up to `limit` of a tenant's `failed` jobs matching `filters` (newest first) back to
         `pending`, each with a fresh attempt budget and a `retry_requested` entry carrying
         `details`: one read and one bulk write of compare-and-sets on (status, attempts). How many
-        matched in all is counted only when there may be more than `limit` (0: count only)."""
+        matched in all is counted only when there may be more than `limit` (0: count only). Jobs
+        that failed because their recipient is suppressed are skipped."""
         check_move(Status.FAILED, Status.PENDING)
         where: Doc = {"tenant": eq(tenant), **{k: eq(v) for k, v in filters.items()}, "status": eq(Status.FAILED.value)}
         if since_ms is not None:
             where["createdAtMs"] = {"$gte": since_ms}
         with translated():
-            docs = list(self._c.find(where, {"attempts": 1, "maxAttempts": 1, "attemptBudget": 1, "priority": 1, "events": 1})
+            docs = list(self._c.find(where, {"attempts": 1, "maxAttempts": 1, "attemptBudget": 1, "priority": 1,
+                                             "events": 1, "lastError": 1})
                         .sort(NEWEST_FIRST).limit(limit)) if limit > 0 else []
             matched = len(docs) if len(docs) < limit else self._c.count_documents(where)
+        # A job that failed because its recipient is suppressed would only fail again: left out.
+        kept = [d for d in docs if not str(d.get("lastError") or "").startswith(SUPPRESSED)]
+        matched, docs = matched - (len(docs) - len(kept)), kept
         ops = []
         for doc in docs:
             budget = int(doc.get("attemptBudget") or doc["maxAttempts"])
@@ -256,22 +271,30 @@ class JobStore(JobScans, JobWrites):
             if unset:
                 update["$unset"] = {name: "" for name in unset}
             with_entry(match, update, doc.get("events") or [], new)
+            tenant_of = str(doc.get("tenant", DEFAULT_TENANT))
+            mark = self.mark_for(tenant_of, EVENT_OF[target]) if target in EVENT_OF else None
+            if mark:
+                add_mark(update, mark)
             with translated():
                 after = self._c.find_one_and_update(match, update, NO_TIMELINE, return_document=ReturnDocument.AFTER)
             if after is not None:
                 tally = Tally()
-                tally.move(str(doc.get("tenant", DEFAULT_TENANT)), source, target)
+                tally.move(tenant_of, source, target)
                 self.counters.apply(tally)
+                self.announce([(job_id, mark)] if mark else [])
                 return job_of(after)
         return None
 
-    def note(self, job_id: str, new: Doc, known: Doc | None = None) -> bool:
+    def note(self, job_id: str, new: Doc, known: Doc | None = None, mark: Mark | None = None) -> bool:
         """Add an entry that changes no status (a duplicate skipped, a late outcome, a message
-        dead-lettered), folding and bounding the timeline; `known` is the job as just read, if
-        it was. False when there is no such job, or it kept changing under every try."""
-        done = self._rewrite_timeline(job_id, lambda events: timeline.append(events, new), known, NOTE_TRIES)
+        dead-lettered, a receipt), folding and bounding the timeline; `known` is the job as just
+        read, if it was; `mark`, a webhook marker written with it. False when there is no such
+        job, or it kept changing under every try."""
+        done = self._rewrite_timeline(job_id, lambda events: timeline.append(events, new), known, NOTE_TRIES, mark)
         if done is False:
             log.warning("timeline entry not added: the job kept changing", extra={"job_id": job_id, "event": new["event"]})
+        elif done and mark:
+            self.announce([(job_id, mark)])
         return bool(done)
 
     def merge_timeline(self, job_id: str, entries: list[Doc]) -> bool:
@@ -289,7 +312,7 @@ class JobStore(JobScans, JobWrites):
         return done
 
     def _rewrite_timeline(self, job_id: str, change: Callable[[list[Doc]], Appended | None],
-                          known: Doc | None = None, tries: int = CAS_TRIES) -> bool | None:
+                          known: Doc | None = None, tries: int = CAS_TRIES, mark: Mark | None = None) -> bool | None:
         """Set a job's timeline to `change(timeline)` (None: leave it as it is), by a
         compare-and-set on its length, which pushes change, and on `notes`, the count of rewrites
         (a fold leaves the length as it was). True once done or when nothing was to change, None
@@ -311,6 +334,8 @@ class JobStore(JobScans, JobWrites):
             update: Doc = {"$set": {"events": after.events}, "$inc": {"notes": 1}}
             if after.dropped:
                 update["$inc"]["eventsDropped"] = after.dropped
+            if mark:
+                add_mark(update, mark)
             with translated():
                 if self._c.update_one(where, update).modified_count:
                     return True

@@ -3,7 +3,9 @@
 Three priority lanes, `<queue>.high`, `<queue>` (normal) and `<queue>.low`, each consumed on
 its own; each lane has its delay queues `<lane>.retry.<ms>` (one per rung of the retry ladder,
 made when first used) that dead-letter back to that lane, and every lane dead-letters poison
-messages to the one `<queue>.dead`.
+messages to the one `<queue>.dead`. Webhook deliveries have a queue of their own,
+`<queue>.webhooks`, with its delay queues `<queue>.webhooks.retry.<ms>` (one per delay of the
+webhook schedule), so a slow receiver never holds a notification's place.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Topology:
 
     queue: str = "notification-jobs"
     delivery_limit: int = 5
+    webhook_delays: tuple[int, ...] = ()  # the webhook schedule's delays (WAVECOM_WEBHOOK_RETRY_DELAYS_MS)
 
     @property
     def dead(self) -> str:
@@ -47,9 +50,25 @@ class Topology:
         lane itself for no delay."""
         return self.lane(priority) if delay_ms <= 0 else f"{self.lane(priority)}.retry.{delay_ms}"
 
+    @property
+    def webhooks(self) -> str:
+        """The queue of webhook deliveries, consumed by `wavecom webhooks` alone."""
+        return f"{self.queue}.webhooks"
+
+    def webhook_delay(self, delay_ms: int) -> str:
+        """The queue that holds a webhook retry for `delay_ms` before `<queue>.webhooks`."""
+        return self.webhooks if delay_ms <= 0 else f"{self.webhooks}.retry.{delay_ms}"
+
+    def webhook_delay_arguments(self, delay_ms: int) -> dict[str, Any]:
+        """Arguments of a webhook delay queue: per-queue TTL, then dead-lettered to the webhooks queue."""
+        return {**_QUORUM, **_SAFE_DEAD_LETTERING, "x-dead-letter-routing-key": self.webhooks,
+                "x-message-ttl": delay_ms}
+
     def queues(self) -> list[str]:
-        """Every queue the stack may use: lanes, every rung's delay queues, the dead letters."""
-        return [*(self.lane(p) for p in LANES), *(self.delay(ms, p) for p in LANES for ms in LADDER_MS), self.dead]
+        """Every queue the stack may use: lanes, every rung's delay queues, the dead letters, and
+        the webhooks' queue and delay queues."""
+        return [*(self.lane(p) for p in LANES), *(self.delay(ms, p) for p in LANES for ms in LADDER_MS), self.dead,
+                self.webhooks, *(self.webhook_delay(ms) for ms in sorted(set(self.webhook_delays)))]
 
     def lane_arguments(self) -> dict[str, Any]:
         """Arguments of a lane."""

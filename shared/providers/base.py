@@ -10,9 +10,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a provider returns for an accepted message: the provider's id for it."""
+    """What a provider returns for an accepted message: the provider's id for it, and, from the
+    mock email provider only, the SES notification (JSON text) it produces about the message
+    once sent (a bounce, a complaint, a delivery), handled as a receipt from SNS would be."""
 
     message_id: str
+    feedback: str | None = None
 
 
 class Provider(ABC):

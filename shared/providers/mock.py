@@ -10,6 +10,10 @@ Conventions a user can rely on (documented in the README):
   next one succeed: the random failures below do not apply to such a job;
 - otherwise each attempt fails transiently with probability WAVECOM_MOCK_FAILURE_RATE; with
   WAVECOM_MOCK_SEED set the outcome is a pure function of (seed, job id, attempt);
+- an email to a recipient at `bounce.example.com` is sent, then bounces (a hard bounce, which
+  suppresses the recipient); at `complaint.example.com` it draws a complaint (suppressed too); at
+  `delivered.example.com` it is reported delivered. These receipts are SES notifications, handled
+  in process by the same function as those SNS posts to `/api/receipts/sns` (shared.receipts);
 - while the file named by WAVECOM_MOCK_DOWN_FILE (for `mock2`, WAVECOM_MOCK2_DOWN_FILE) exists,
   every call fails transiently: an outage, switched on and off from outside the process.
 With WAVECOM_MOCK_LEDGER set, every delivery is also appended to that file as a JSON line, so
@@ -32,8 +36,11 @@ from typing import Any
 from shared import clock
 from shared.errors import PermanentProviderError, TransientProviderError
 from shared.providers.base import Provider, Receipt
+from shared.snsreceipts import ses_notification
 
 RECENT = 100_000  # deliveries a mock provider remembers
+FEEDBACK_DOMAINS = {"bounce.example.com": "bounced", "complaint.example.com": "complained",
+                    "delivered.example.com": "delivered"}
 
 
 def rejects(channel: str, recipient: str) -> bool:
@@ -109,7 +116,10 @@ class MockProvider(Provider):
             raise TransientProviderError(f"mock {self.channel} provider unavailable (forced failure {attempt})")
         if scripted is None and self._unlucky(job_id, attempt):
             raise TransientProviderError(f"mock {self.channel} provider timed out")
-        receipt = Receipt(message_id=f"{random.getrandbits(128):032x}")
+        message_id = f"{random.getrandbits(128):032x}"
+        kind = FEEDBACK_DOMAINS.get(recipient.rpartition("@")[2].lower()) if self.channel == "email" else None
+        feedback = ses_notification(kind, message_id, recipient, clock.iso(clock.now())) if kind else None
+        receipt = Receipt(message_id=message_id, feedback=feedback)
         with self._lock:
             self.deliveries.append(job_id)
             if self.ledger is not None:

@@ -65,7 +65,7 @@ def test_ctrl_c_stops_api_worker_and_store_in_order_within_the_drain_time(tmp_pa
         assert elapsed <= drain + 5, output[-3000:]
         assert refuses(api_port) and refuses(store_port)
         stopped = re.findall(r"^stopped (\w+) \(", output, re.MULTILINE)
-        assert stopped == ["api", "worker", "store"], output[-3000:]
+        assert stopped == ["api", "webhooks", "worker", "store"], output[-3000:]
         assert "did not stop in time" not in output
         # The worker stored every outcome it finished: the store was still there.
         assert "outcome not stored" not in output and "unreachable" not in output

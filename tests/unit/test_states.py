@@ -49,7 +49,7 @@ def test_sent_cancelled_and_expired_go_nowhere():
 
 @pytest.mark.parametrize(
     "current,target",
-    [("queued", "sent"), ("pending", "failed"), ("sent", "queued"), ("failed", "sending"), ("queued", "queued"),
+    [("queued", "sent"), ("pending", "sent"), ("sent", "queued"), ("failed", "sending"), ("queued", "queued"),
      ("sending", "cancelled"), ("cancelled", "pending"), ("expired", "queued"), ("sent", "expired"),
      ("scheduled", "sent")],
 )

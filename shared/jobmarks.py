@@ -1,0 +1,70 @@
+"""Webhook markers on jobs (shared.hookmarks): which writes carry one, telling the publisher of
+those just stored, pulling one once handled, and finding those left behind. Part of
+shared.store.JobStore (a mixin, to keep each module small)."""
+
+from __future__ import annotations
+
+import logging
+
+from pymongo.collection import Collection
+
+from shared import clock
+from shared.errors import WavecomError
+from shared.hookmarks import Doc, Listening, Mark, Marked, marks_of
+from shared.jobdocs import eq, object_id
+from shared.mongo import translated
+
+log = logging.getLogger("wavecom.store")
+
+
+class JobMarks:
+    """Markers of jobs' pending webhook events (needs `_c`, `listening` and `on_marked`)."""
+
+    _c: Collection[Doc]
+    listening: Listening | None
+    on_marked: Marked | None
+
+    def mark_for(self, tenant: str, event: str) -> Mark | None:
+        """A new marker when an enabled endpoint of the tenant wants the event, else None."""
+        if self.listening is None or not self.listening(tenant, event):
+            return None
+        return Mark.new(event)
+
+    def announce(self, marks: list[tuple[str, Mark]]) -> None:
+        """Hand markers just stored to the publisher; one it could not take stays for the
+        sweeper, so this never fails the write that stored it."""
+        if not marks or self.on_marked is None:
+            return
+        try:
+            self.on_marked(marks)
+        except WavecomError as e:
+            log.warning("webhook events left for the sweeper", extra={"events": len(marks), "error": str(e)})
+
+    def clear_mark(self, job_id: str, mark: Mark) -> None:
+        """Pull a handled marker; with it the job's last, its time goes too (guarded by that time,
+        so a marker added meanwhile keeps it)."""
+        with translated():
+            doc = self._c.find_one({"_id": object_id(job_id)}, {"hooks": 1, "hooksAtMs": 1})
+            if doc is None:
+                return
+            if [m.text for m in marks_of(doc)] == [mark.text] and doc.get("hooksAtMs") is not None:
+                done = self._c.update_one({"_id": doc["_id"], "hooksAtMs": eq(doc["hooksAtMs"])},
+                                          {"$pull": {"hooks": mark.text}, "$unset": {"hooksAtMs": ""}})
+                if done.modified_count:
+                    return
+            self._c.update_one({"_id": doc["_id"]}, {"$pull": {"hooks": mark.text}})
+
+    def left_marks(self, older_than_ms: int, limit: int) -> list[tuple[str, str, list[Mark], int]]:
+        """Jobs whose newest marker is older than `older_than_ms`: (job id, tenant, markers,
+        hooksAtMs), one indexed read."""
+        with translated():
+            docs = self._c.find({"hooksAtMs": {"$lte": older_than_ms}},
+                                {"hooks": 1, "hooksAtMs": 1, "tenant": 1}).limit(limit)
+            return [(str(d["_id"]), str(d.get("tenant", "default")), marks_of(d), int(d["hooksAtMs"])) for d in docs]
+
+    def retouch_marks(self, job_id: str, at_ms: int, keep: bool) -> bool:
+        """Take the job's leftover markers (a compare-and-set on `hooksAtMs`): their time moves
+        to now while some remain (`keep`), else it goes. False when another sweeper took them."""
+        update: Doc = {"$set": {"hooksAtMs": clock.epoch_ms()}} if keep else {"$unset": {"hooksAtMs": ""}}
+        with translated():
+            return bool(self._c.update_one({"_id": object_id(job_id), "hooksAtMs": eq(at_ms)}, update).modified_count)
