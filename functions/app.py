@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import Chalice, Rate
 from chalice.app import Response as ChaliceResponse
 
-from functions import dispatch
+from functions import dispatch, hookdispatch
 from functions.http import Request
 from functions.observe import observed
 from functions.routes import ROUTES, Route, invoke
@@ -79,6 +79,13 @@ def dispatch_messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Outages are waited out while there is time left to store the outcomes afterwards.
     hold_s = context.get_remaining_time_in_millis() / 1000 - deps.settings.lease_ms / 1000 - 5
     return {"outcomes": dispatch.handle_batch(dispatch.messages_of(event), deps, hold_s=max(0.0, hold_s))}
+
+
+@app.lambda_function(name="webhooks")
+def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Amazon MQ for RabbitMQ event of `<queue>.webhooks`: deliver every webhook message of the
+    batch, concurrently. Raising hands the batch back to the broker; returning acks it."""
+    return {"handled": hookdispatch.handle_batch(dispatch.messages_of(event), _deps())}
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")

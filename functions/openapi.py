@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from functions import schemas
 from functions.http import Request, Response, json_response
 from shared.bootstrap import Deps
+from shared.hookadmin import SuppressionRequest, WebhookRequest
 from shared.idempotency import KEY_PATTERN
 from shared.querying import ListQuery, RetryFilter
 from shared.stats import BUCKET_SECONDS, WINDOW_SECONDS
@@ -30,12 +31,15 @@ REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
 MODELS: list[type[BaseModel]] = [
     CreateNotification, schemas.JobSummary, schemas.Job, schemas.LogEntry, schemas.Problem, schemas.Stats,
-    schemas.Health, schemas.BatchResult, RetryFilter, schemas.BulkRetryResult,
+    schemas.Health, schemas.BatchResult, RetryFilter, schemas.BulkRetryResult, WebhookRequest,
+    schemas.Webhook, schemas.WebhookWithSecret, schemas.WebhookDelivery, schemas.WebhookTestQueued,
+    SuppressionRequest, schemas.Suppression, schemas.SuppressionAdded, schemas.SnsMessage, schemas.ReceiptResult,
 ]
 PROBLEMS = {
     400: "Invalid input; `errors` names each field.",
     401: "No API key, or one that is unknown or revoked.",
-    404: "No such notification (or it belongs to another tenant).",
+    403: "The SNS signature, its certificate or the topic is not trusted.",
+    404: "No such notification, webhook or suppression (or it belongs to another tenant).",
     409: "The notification's status does not allow this, or the Idempotency-Key is in use.",
     413: "The body is over 1 MB.",
     415: "The body is not application/json.",
@@ -54,6 +58,12 @@ IDEMPOTENCY_KEY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": 
 # checks them (tests/integration/test_openapi.py holds the two together).
 STATS_QUERY = {"windowSeconds": (10, 3600, WINDOW_SECONDS), "bucketSeconds": (1, 300, BUCKET_SECONDS)}
 STATS_BUCKETS = "must divide windowSeconds into at most 720 buckets"
+WEBHOOK_ID_PARAM = {"name": "id", "in": "path", "required": True,
+                    "schema": {"type": "string", "examples": ["wh_6b05a10ad2944b3343f56957"]}}
+RECIPIENT_PARAM = {"name": "recipient", "in": "path", "required": True,
+                   "description": "The recipient, or its hash (which keeps it out of URLs and access logs).",
+                   "schema": {"type": "string", "examples": ["ada@bounce.example.com"]}}
+WEBHOOK_EXAMPLE = {"url": "https://hooks.example.com/wavecom", "events": ["sent", "failed", "bounced"]}
 # Where a created job's id leads: the operations that take it.
 CREATE_LINKS = {"GetNotification": "get", "NotificationLogs": "logs", "RetryNotification": "retry",
                 "CancelNotification": "cancel"}
@@ -99,6 +109,39 @@ OPERATIONS: dict[str, Operation] = {
                        (404, 409), params=[JOB_ID_PARAM], state_dependent=(409,)),
     "cancel": Operation("Cancel a notification not yet being sent", (200, "Job", "Cancelled"), (404, 409),
                         params=[JOB_ID_PARAM], state_dependent=(409,)),
+    "jobDeliveries": Operation("A notification's webhook deliveries", (200, "WebhookDelivery",
+                               "Every try at every endpoint, newest first"), (404,), params=[JOB_ID_PARAM],
+                               list_of=True),
+    "createWebhook": Operation("Register a webhook endpoint", (201, "WebhookWithSecret",
+                               "Registered; its secret is shown this once"), (400, 413, 415),
+                               body="WebhookRequest", example=WEBHOOK_EXAMPLE),
+    "listWebhooks": Operation("The tenant's webhook endpoints", (200, "Webhook", "Without their secrets"),
+                              list_of=True),
+    "deleteWebhook": Operation("Remove a webhook endpoint", (204, None, "Removed"), (404,),
+                               params=[WEBHOOK_ID_PARAM]),
+    "webhookDeliveries": Operation("An endpoint's latest deliveries", (200, "WebhookDelivery", "Newest first"),
+                                   (404,), params=[WEBHOOK_ID_PARAM], list_of=True),
+    "enableWebhook": Operation("Enable a disabled endpoint", (200, "Webhook", "Enabled"), (404,),
+                               params=[WEBHOOK_ID_PARAM]),
+    "rotateWebhook": Operation("Rotate an endpoint's secret", (200, "WebhookWithSecret",
+                               "The new secret, shown this once; the old one signs for 24 hours more"), (404,),
+                               params=[WEBHOOK_ID_PARAM]),
+    "testWebhook": Operation("Send a test event to an endpoint", (202, "WebhookTestQueued", "Queued"), (404,),
+                             params=[WEBHOOK_ID_PARAM]),
+    "listSuppressions": Operation("The tenant's suppressed recipients, masked", (200, "Suppression",
+                                  "Newest first"), list_of=True),
+    "addSuppression": Operation("Suppress a recipient", (201, "SuppressionAdded", "Added"), (400, 413, 415),
+                                body="SuppressionRequest", example={"recipient": "ada@example.com"},
+                                also=((200, "It was suppressed already"),)),
+    "removeSuppression": Operation("Lift a suppression", (204, None, "Lifted"), (404,), params=[RECIPIENT_PARAM]),
+    "snsReceipt": Operation("An SES receipt (or subscription confirmation) from SNS", (200, "ReceiptResult",
+                            "Verified and handled"), (400, 403), body="SnsMessage", example={
+                                "Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+                                "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses-receipts",
+                                "Message": "{\"notificationType\":\"Bounce\", ...}",
+                                "Timestamp": "2026-11-24T13:05:01.123Z", "SignatureVersion": "1",
+                                "Signature": "EXAMPLE...",
+                                "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem"}),
     "stats": Operation("Counts by status and jobs sent per second", (200, "Stats", "For the dashboard"), (400,),
                        params=[{"name": name, "in": "query", "required": False,
                                 "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},
@@ -134,9 +177,10 @@ def _operation(route: Any, op: Operation) -> Doc:
     schema: Doc = {"$ref": REF.format(model=model)} if model else {}
     if op.list_of:
         schema = {"type": "array", "items": schema}
-    doc: Doc = {"operationId": route.name, "summary": op.summary,
-                "responses": {str(status): {"description": description,
-                                            "content": {op.content_type: {"schema": schema}}}}}
+    answer: Doc = {"description": description}
+    if status != 204:
+        answer["content"] = {op.content_type: {"schema": schema}}
+    doc: Doc = {"operationId": route.name, "summary": op.summary, "responses": {str(status): answer}}
     if route.name == "create":
         doc["responses"][str(status)]["links"] = {
             name: {"operationId": target, "parameters": {"id": "$response.body#/id"}}

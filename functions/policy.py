@@ -14,6 +14,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"  # every method of functions.routes (a test checks)
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
 CORS_EXPOSED = "Link, Location, Retry-After, X-Request-Id, Idempotent-Replayed"
 
@@ -30,7 +31,7 @@ def preflight(request: Request, settings: Settings) -> Response:
     headers = _cors(request, settings)
     if headers:
         headers |= {
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Methods": CORS_METHODS,
             "Access-Control-Allow-Headers": CORS_HEADERS,
             "Access-Control-Max-Age": "600",
         }

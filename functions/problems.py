@@ -12,6 +12,7 @@ from shared.errors import (
     IdempotencyConflict,
     IllegalTransition,
     JobNotFound,
+    NotFound,
     PayloadTooLarge,
     RateLimited,
     StoreError,
@@ -45,6 +46,8 @@ def problem_for(error: Exception) -> Response:
                        errors=[FieldError("Idempotency-Key", "was used with a different request body")])
     if isinstance(error, JobNotFound):
         return problem(404, "No notification has this id.", slug="not-found")
+    if isinstance(error, NotFound):
+        return problem(404, f"No {error.what} has this id for this tenant.", slug="not-found")
     if isinstance(error, IllegalTransition):
         return problem(409, f"The notification is {error.current} and cannot be {error.target}.",
                        slug="illegal-transition")

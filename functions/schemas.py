@@ -145,3 +145,90 @@ class Health(BaseModel):
     """The process is up."""
 
     status: Literal["ok"]
+
+
+WebhookEvent = Literal["sent", "failed", "expired", "cancelled", "delivered", "bounced", "complained"]
+WEBHOOK_ID: JsonDict = {"pattern": "^wh_[0-9a-f]{24}$", "examples": ["wh_6b05a10ad2944b3343f56957"]}
+
+
+class Webhook(BaseModel):
+    """A webhook endpoint of the tenant (its secret is shown only when made or rotated)."""
+
+    id: str = Field(json_schema_extra=WEBHOOK_ID)
+    url: str
+    events: list[WebhookEvent]
+    enabled: bool
+    disabledReason: str | None = Field(description="Why it was disabled: every try of an event failed.")
+    createdAt: str = Field(json_schema_extra=ISO_TIME)
+
+
+class WebhookWithSecret(Webhook):
+    """A new or rotated endpoint, with the secret that signs its deliveries, shown this once."""
+
+    secret: str = Field(pattern="^whsec_", description="Standard Webhooks secret: verify `webhook-signature` with it.")
+
+
+class WebhookDelivery(BaseModel):
+    """One try of one event at one endpoint."""
+
+    webhookId: str = Field(json_schema_extra=WEBHOOK_ID)
+    eventId: str = Field(description="The `webhook-id` header: the same on every try of the event.")
+    type: str = Field(examples=["notification.sent"])
+    jobId: str | None = Field(json_schema_extra=JOB_ID)
+    attempt: int = Field(ge=1, le=8)
+    at: str = Field(json_schema_extra=ISO_TIME)
+    statusCode: int | None = Field(description="The receiver's HTTP status; null when none came back.")
+    durationMs: int | None
+    error: str | None
+
+
+class WebhookTestQueued(BaseModel):
+    """A test event queued to an endpoint."""
+
+    eventId: str
+    webhookId: str = Field(json_schema_extra=WEBHOOK_ID)
+
+
+class Suppression(BaseModel):
+    """A recipient the tenant no longer sends to, masked; matched by its keyed hash."""
+
+    recipient: str = Field(examples=["a***@example.com"])
+    hash: str = Field(pattern="^[0-9a-f]{64}$")
+    reason: Literal["bounce", "complaint", "manual"]
+    createdAt: str = Field(json_schema_extra=ISO_TIME)
+    jobId: str | None = Field(default=None, json_schema_extra=JOB_ID, description="The job whose receipt suppressed it.")
+
+
+class SuppressionAdded(BaseModel):
+    """What adding a suppression did."""
+
+    hash: str = Field(pattern="^[0-9a-f]{64}$")
+    added: bool = Field(description="False when the recipient was suppressed already.")
+
+
+class SnsMessage(BaseModel):
+    """An SNS HTTP(S) message, as SNS posts it (Content-Type text/plain)."""
+
+    Type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
+    MessageId: str
+    TopicArn: str
+    Message: str
+    Timestamp: str
+    SignatureVersion: Literal["1", "2"]
+    Signature: str
+    SigningCertURL: str
+    Subject: str | None = None
+    SubscribeURL: str | None = None
+    Token: str | None = None
+
+
+class ReceiptResult(BaseModel):
+    """What a receipt did."""
+
+    jobId: str | None = Field(default=None, json_schema_extra=JOB_ID, description="null: no job sent that message.")
+    event: Literal["delivered", "bounced", "complained"] | None = None
+    added: bool | None = None
+    suppressed: bool | None = None
+    confirmed: bool | None = None
+    topicArn: str | None = None
+    ignored: str | None = None

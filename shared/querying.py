@@ -156,7 +156,7 @@ _FIELD_MESSAGES = {("status", "literal_error"): 'must be "failed": only failed j
 M = TypeVar("M", bound=BaseModel)
 
 
-def _validated(model: type[M], data: Any, detail: str, messages: Mapping[str, str]) -> M:
+def validated(model: type[M], data: Any, detail: str, messages: Mapping[str, str]) -> M:
     """`data` as `model`, or ValidationFailed naming each bad field in the words of `messages`."""
     try:
         return model.model_validate(data)
@@ -174,7 +174,7 @@ def parse_list_query(query: Mapping[str, list[str]]) -> tuple[ListQuery, Cursor 
     repeated = [FieldError(k, "must be given once") for k, values in query.items() if len(values) > 1]
     if repeated:
         raise ValidationFailed(repeated, "The query has invalid parameters.")
-    parsed = _validated(ListQuery, {k: v[0] for k, v in query.items()}, "The query has invalid parameters.",
+    parsed = validated(ListQuery, {k: v[0] for k, v in query.items()}, "The query has invalid parameters.",
                         _MESSAGES)
     try:
         cursor = None if parsed.cursor is None else Cursor.decode(parsed.cursor)
@@ -187,7 +187,7 @@ def parse_retry_filter(payload: Any) -> RetryFilter:
     """Validate a bulk retry body; ValidationFailed names each bad field."""
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    return _validated(RetryFilter, payload, "The request has invalid fields.", _BODY_MESSAGES)
+    return validated(RetryFilter, payload, "The request has invalid fields.", _BODY_MESSAGES)
 
 
 def since_ms(since: datetime | None) -> int | None:

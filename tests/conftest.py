@@ -18,6 +18,7 @@ from pymongo import MongoClient
 
 from local import embedded_store, rabbit
 from local.consumer import Consumer
+from local.hookconsumer import HookConsumer
 from local.wsgi import make_app
 from shared import broker
 from shared.bootstrap import Deps, build
@@ -110,6 +111,8 @@ def settings(store_uri: str, broker_url: str) -> Settings:
         mock2_failure_rate=0.0,
         mock_seed=7,
         prefetch=10,
+        hash_key="test-hash-key",
+        webhook_allow_private=True,  # the tests' receivers listen on loopback
     )
 
 
@@ -138,12 +141,12 @@ def deps(make_deps: Callable[..., Deps]) -> Deps:
 
 
 @pytest.fixture
-def api_as(deps: Deps) -> Iterator[Callable[[str], httpx.Client]]:
-    """HTTP clients for the route table behind the WSGI adapter (no sockets), each holding a
-    fresh API key of the tenant it is asked for."""
+def api_for() -> Iterator[Callable[..., httpx.Client]]:
+    """HTTP clients for the route table behind the WSGI adapter (no sockets), of given
+    dependencies, each holding a fresh API key of the tenant it is asked for."""
     clients: list[httpx.Client] = []
 
-    def client_of(tenant: str) -> httpx.Client:
+    def client_of(deps: Deps, tenant: str = "default") -> httpx.Client:
         key = deps.keys.create(tenant).key
         transport = httpx.WSGITransport(app=make_app(lambda: deps))
         client = httpx.Client(transport=transport, base_url="http://wavecom.test",
@@ -154,6 +157,12 @@ def api_as(deps: Deps) -> Iterator[Callable[[str], httpx.Client]]:
     yield client_of
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def api_as(deps: Deps, api_for: Callable[..., httpx.Client]) -> Callable[[str], httpx.Client]:
+    """HTTP clients of this test's stack, each holding a fresh API key of the tenant asked for."""
+    return lambda tenant: api_for(deps, tenant)
 
 
 @pytest.fixture
@@ -185,6 +194,33 @@ def start_worker() -> Iterator[Callable[..., Consumer]]:
 def worker(deps: Deps, start_worker: Callable[[Deps], Consumer]) -> Consumer:
     """A worker consuming this test's queue."""
     return start_worker(deps)
+
+
+@pytest.fixture
+def start_hooks() -> Iterator[Callable[[Deps], HookConsumer]]:
+    """Start webhook consumers in threads; each is stopped and joined after the test."""
+    running: list[tuple[HookConsumer, threading.Thread]] = []
+
+    def start(deps: Deps) -> HookConsumer:
+        consumer = HookConsumer(deps)
+        thread = threading.Thread(target=consumer.run, name="webhooks", daemon=True)
+        thread.start()
+        wait_for(consumer.ready.is_set, what="the webhooks consumer to consume")
+        running.append((consumer, thread))
+        return consumer
+
+    yield start
+    for consumer, thread in running:
+        consumer.stop()
+        thread.join(timeout=20)
+
+
+def register_webhook(api: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    """Register a webhook endpoint over the API; its JSON, with the secret."""
+    answer = api.post("/api/webhooks", json={"url": url, **({"events": events} if events else {})})
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def events(deps: Deps, job_id: str) -> list[str]:

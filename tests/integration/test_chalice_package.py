@@ -53,6 +53,16 @@ def test_the_api_definition_has_every_route_of_the_table_and_no_other(template):
     assert template["Resources"]["APIHandler"]["Properties"]["Handler"] == "app.app"
 
 
+def test_webhooks_is_a_function_of_its_own_fed_by_the_webhooks_queue(template):
+    webhooks = template["Resources"]["Webhooks"]
+    assert webhooks["Properties"]["Handler"] == "app.deliver_webhooks"
+    source = webhooks["Properties"]["Events"]["WebhookQueue"]
+    assert source["Type"] == "MQ" and source["Properties"]["Queues"] == [{"Fn::Sub": "${QueueName}.webhooks"}]
+    assert Topology(Settings().queue).webhooks == f"{Settings().queue}.webhooks"
+    # A delivery takes up to 5 s: a batch of them, made concurrently, fits its timeout.
+    assert webhooks["Properties"]["Timeout"] >= 30
+
+
 def test_dispatch_is_fed_by_one_amazon_mq_event_source_per_lane_the_functions_publish_to(template):
     resources = template["Resources"]
     dispatch = resources["Dispatch"]

@@ -42,8 +42,16 @@ def test_each_route_is_declared_once():
     assert len(keys) == len(set(keys))
 
 
-def test_only_health_and_probes_are_public():
-    assert {r.path for r in ROUTES if r.public} <= {"/health", "/ready", "/metrics", "/api/openapi.json"}
+def test_only_health_probes_the_spec_and_sns_receipts_are_public():
+    # Receipts are authenticated by SNS's signature and the topic allow-list instead of a key.
+    assert {r.path for r in ROUTES if r.public} <= {"/health", "/ready", "/metrics", "/api/openapi.json",
+                                                  "/api/receipts/sns"}
+
+
+def test_cors_allows_every_method_the_api_uses():
+    from functions.policy import CORS_METHODS
+
+    assert {r.method for r in ROUTES} | {"OPTIONS"} == {m.strip() for m in CORS_METHODS.split(",")}
 
 
 def test_path_parameters_are_extracted():
