@@ -63,7 +63,8 @@ WEBHOOK_ID_PARAM = {"name": "id", "in": "path", "required": True,
 RECIPIENT_PARAM = {"name": "recipient", "in": "path", "required": True,
                    "description": "The recipient, or its hash (which keeps it out of URLs and access logs).",
                    "schema": {"type": "string", "examples": ["ada@bounce.example.com"]}}
-WEBHOOK_EXAMPLE = {"url": "https://hooks.example.com/wavecom", "events": ["sent", "failed", "bounced"]}
+WEBHOOK_URL = "https://hooks.example.com/wavecom"
+WEBHOOK_EXAMPLE = {"url": WEBHOOK_URL, "events": ["sent", "failed", "bounced"]}
 # Where a created job's id leads: the operations that take it.
 CREATE_LINKS = {"GetNotification": "get", "NotificationLogs": "logs", "RetryNotification": "retry",
                 "CancelNotification": "cancel"}
@@ -82,8 +83,9 @@ class Operation:
     list_of: bool = False
     content_type: str = "application/json"
     batch: bool = False  # the body is an array of `body`, and some may be refused (207)
-    # Answers that depend on the job's state, not on the request: a client may meet either.
-    state_dependent: tuple[int, ...] = ()
+    # Answers a client may meet whatever it sends: they depend on the job's state (409), or on
+    # what an exported request cannot carry (an SNS signature, 403). The Postman tests accept them.
+    situational: tuple[int, ...] = ()
     example: Any = None  # the request body's example (default: a create)
     also: tuple[tuple[int, str], ...] = ()  # other successful answers, in the same shape
 
@@ -106,9 +108,9 @@ OPERATIONS: dict[str, Operation] = {
     "logs": Operation("A notification's timeline", (200, "LogEntry", "Its events, oldest first"), (404,),
                       params=[JOB_ID_PARAM], list_of=True),
     "retry": Operation("Retry a failed notification", (202, "Job", "Queued again with a fresh attempt budget"),
-                       (404, 409), params=[JOB_ID_PARAM], state_dependent=(409,)),
+                       (404, 409), params=[JOB_ID_PARAM], situational=(409,)),
     "cancel": Operation("Cancel a notification not yet being sent", (200, "Job", "Cancelled"), (404, 409),
-                        params=[JOB_ID_PARAM], state_dependent=(409,)),
+                        params=[JOB_ID_PARAM], situational=(409,)),
     "jobDeliveries": Operation("A notification's webhook deliveries", (200, "WebhookDelivery",
                                "Every try at every endpoint, newest first"), (404,), params=[JOB_ID_PARAM],
                                list_of=True),
@@ -135,7 +137,7 @@ OPERATIONS: dict[str, Operation] = {
                                 also=((200, "It was suppressed already"),)),
     "removeSuppression": Operation("Lift a suppression", (204, None, "Lifted"), (404,), params=[RECIPIENT_PARAM]),
     "snsReceipt": Operation("An SES receipt (or subscription confirmation) from SNS", (200, "ReceiptResult",
-                            "Verified and handled"), (400, 403), body="SnsMessage", example={
+                            "Verified and handled"), (400, 403), body="SnsMessage", situational=(403,), example={
                                 "Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
                                 "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses-receipts",
                                 "Message": "{\"notificationType\":\"Bounce\", ...}",

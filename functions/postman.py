@@ -2,7 +2,9 @@
 
 Every request carries a test script built from the document: the statuses it may answer and the
 shape of each answer (required fields, their JSON types, patterns and enums). The create request
-keeps the new job's id in the collection variable `id`, which the requests after it use.
+keeps the new job's id in the collection variable `id`, and the webhook registration the new
+endpoint's in `webhookId`, which the requests after them use; `webhookUrl` is the receiver a
+user registers, and `recipient` the one the suppression requests add and lift.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.openapi import OPERATIONS, document
+from functions.openapi import OPERATIONS, WEBHOOK_URL, document
 
 Doc = dict[str, Any]
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -44,8 +46,12 @@ if (shape) {
 }"""
 KEEP_ID = """\
 if (pm.response.code === 201) {
-  pm.collectionVariables.set("id", pm.response.json().id);  // for the requests that follow
+  pm.collectionVariables.set("{variable}", pm.response.json().id);  // for the requests that follow
 }"""
+# Which collection variable a path's `{id}` is: a job's, or a webhook endpoint's.
+ID_VARIABLES = {"create": "id", "createWebhook": "webhookId"}
+# Values a user sets besides the base URL and the key, with the defaults the collection holds.
+VARIABLES = {"recipient": "ada@example.com", "webhookUrl": WEBHOOK_URL}
 
 
 def _resolve(schema: Doc, components: Doc) -> Doc:
@@ -68,9 +74,11 @@ def _field(schema: Doc, components: Doc) -> Doc:
     return field
 
 
-def _shape(response: Doc, components: Doc) -> Doc:
-    """What the test script checks of one documented answer."""
+def _shape(response: Doc, components: Doc) -> Doc | None:
+    """What the test script checks of one documented answer (None: it has no body, a 204)."""
     content: dict[str, Doc] = response.get("content", {})
+    if not content:
+        return None
     content_type, media = next(iter(content.items()), ("application/json", {}))
     schema: Doc = media.get("schema", {})
     listed = schema.get("type") == "array"
@@ -83,15 +91,19 @@ def _shape(response: Doc, components: Doc) -> Doc:
 
 def _script(name: str, operation: Doc, components: Doc) -> list[str]:
     op = OPERATIONS[name]
-    statuses = [str(op.ok[0]), *(str(s) for s in op.state_dependent)]
+    statuses = [str(op.ok[0]), *(str(s) for s in op.situational)]
     expected = {s: _shape(operation["responses"][s], components) for s in statuses}
     lines = [f"// Exported from the OpenAPI document: what `{name}` may answer here, and in what shape.",
              f"const expected = {json.dumps(expected)};", *CHECKS.splitlines()]
-    return lines + KEEP_ID.splitlines() if name == "create" else lines
+    keep = KEEP_ID.replace("{variable}", ID_VARIABLES[name]).splitlines() if name in ID_VARIABLES else []
+    return lines + keep
 
 
 def _item(path: str, method: str, operation: Doc, components: Doc) -> Doc:
-    segments = [("{{" + s[1:-1] + "}}" if s.startswith("{") else s) for s in path.strip("/").split("/")]
+    def variable(name: str) -> str:
+        return "webhookId" if name == "id" and path.startswith("/api/webhooks/") else name
+
+    segments = [("{{" + variable(s[1:-1]) + "}}" if s.startswith("{") else s) for s in path.strip("/").split("/")]
     query = [{"key": p["name"], "value": "", "disabled": True}
              for p in operation.get("parameters", []) if p["in"] == "query"]
     headers = [{"key": p["name"], "value": "", "disabled": True}
@@ -108,7 +120,9 @@ def _item(path: str, method: str, operation: Doc, components: Doc) -> Doc:
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
     if "example" in body:
         request["header"] = [{"key": "Content-Type", "value": "application/json"}, *headers]
-        request["body"] = {"mode": "raw", "raw": json.dumps(body["example"], indent=2)}
+        example = {**body["example"], "url": "{{webhookUrl}}"} if operation["operationId"] == "createWebhook" \
+            else body["example"]
+        request["body"] = {"mode": "raw", "raw": json.dumps(example, indent=2)}
     script = _script(operation["operationId"], operation, components)
     return {"name": operation.get("summary", f"{method.upper()} {path}"), "request": request,
             "event": [{"listen": "test", "script": {"type": "text/javascript", "exec": script}}]}
@@ -122,7 +136,8 @@ def collection() -> Doc:
         "info": {"name": "WaveCom-Notifications", "description": spec["info"]["description"], "schema": SCHEMA},
         "auth": {"type": "bearer", "bearer": [{"key": "token", "value": "{{apiKey}}", "type": "string"}]},
         "variable": [{"key": "baseUrl", "value": "http://127.0.0.1:4200"}, {"key": "apiKey", "value": ""},
-                     {"key": "id", "value": ""}],
+                     {"key": "id", "value": ""}, {"key": "webhookId", "value": ""},
+                     *({"key": k, "value": v} for k, v in VARIABLES.items())],
         "item": [_item(path, method, op, components) for path, ops in spec["paths"].items()
                  for method, op in ops.items()],
     }

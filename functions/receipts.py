@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functions.http import Request, Response, json_response, problem
 from shared.bootstrap import Deps
-from shared.errors import FieldError
 from shared.receipts import apply_ses
 from shared.snsreceipts import CertificateCache, ReceiptRejected, confirm, parse_sns, verify
 
@@ -27,7 +26,7 @@ def handle(request: Request, deps: Deps) -> Response:
         applied = apply_ses(deps, message["Message"])
     except ReceiptRejected as e:
         if e.field in UNTRUSTED:
-            return problem(403, str(e), slug="receipt-not-trusted", errors=[FieldError(e.field, str(e))])
-        return problem(400, str(e), slug="validation-error", errors=[FieldError(e.field, str(e))])
+            return problem(403, e.detail, slug="receipt-not-trusted", errors=e.errors)
+        return problem(400, e.detail, slug="validation-error", errors=e.errors)
     return json_response(200, {"jobId": applied.job_id, "event": applied.event, "added": applied.added,
                                "suppressed": applied.suppressed})

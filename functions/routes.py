@@ -64,11 +64,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/stats", stats.handle, "stats"),
     Route("POST", "/api/webhooks", webhooks.create, "createWebhook"),
     Route("GET", "/api/webhooks", webhooks.index, "listWebhooks"),
-    Route("DELETE", "/api/webhooks/{id}", webhooks.delete, "deleteWebhook"),
     Route("GET", "/api/webhooks/{id}/deliveries", webhooks.deliveries, "webhookDeliveries"),
     Route("POST", "/api/webhooks/{id}/enable", webhooks.enable, "enableWebhook"),
     Route("POST", "/api/webhooks/{id}/rotate", webhooks.rotate, "rotateWebhook"),
     Route("POST", "/api/webhooks/{id}/test", webhooks.test, "testWebhook"),
+    Route("DELETE", "/api/webhooks/{id}", webhooks.delete, "deleteWebhook"),  # last: the collection runs in order
     Route("GET", "/api/suppressions", suppressions.index, "listSuppressions"),
     Route("POST", "/api/suppressions", suppressions.add, "addSuppression"),
     Route("DELETE", "/api/suppressions/{recipient}", suppressions.remove, "removeSuppression"),

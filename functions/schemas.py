@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 from pydantic.config import JsonDict
 
+from shared.hookadmin import WebhookEventName
 from shared.states import Event, Status
 
 Channel = Literal["email", "sms", "push"]
@@ -147,7 +148,6 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-WebhookEvent = Literal["sent", "failed", "expired", "cancelled", "delivered", "bounced", "complained"]
 WEBHOOK_ID: JsonDict = {"pattern": "^wh_[0-9a-f]{24}$", "examples": ["wh_6b05a10ad2944b3343f56957"]}
 
 
@@ -156,7 +156,7 @@ class Webhook(BaseModel):
 
     id: str = Field(json_schema_extra=WEBHOOK_ID)
     url: str
-    events: list[WebhookEvent]
+    events: list[WebhookEventName]
     enabled: bool
     disabledReason: str | None = Field(description="Why it was disabled: every try of an event failed.")
     createdAt: str = Field(json_schema_extra=ISO_TIME)
@@ -210,16 +210,16 @@ class SnsMessage(BaseModel):
     """An SNS HTTP(S) message, as SNS posts it (Content-Type text/plain)."""
 
     Type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
-    MessageId: str
-    TopicArn: str
-    Message: str
-    Timestamp: str
+    MessageId: str = Field(min_length=1)
+    TopicArn: str = Field(min_length=1)
+    Message: str = Field(min_length=1)
+    Timestamp: str = Field(min_length=1, json_schema_extra=ISO_TIME)
     SignatureVersion: Literal["1", "2"]
-    Signature: str
-    SigningCertURL: str
+    Signature: str = Field(min_length=1)
+    SigningCertURL: str = Field(min_length=1)
     Subject: str | None = None
-    SubscribeURL: str | None = None
-    Token: str | None = None
+    SubscribeURL: str | None = Field(default=None, description="With the confirmations: the URL that confirms.")
+    Token: str | None = Field(default=None, description="With the confirmations.")
 
 
 class ReceiptResult(BaseModel):

@@ -141,11 +141,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    """Deliver webhook events from `<queue>.webhooks`, on a connection and threads of its own."""
+    """Deliver webhook events from `<queue>.webhooks`, on a connection and threads of its own;
+    serve metrics on WAVECOM_METRICS_PORT (0: none)."""
     from local.hookconsumer import HookConsumer
 
     deps = build(settings)
     _prepare_store(deps)
+    _serve_worker_metrics(settings)
     consumer = HookConsumer(deps)
     _stop_on_signals(consumer.stop)
     consumer.run()

@@ -139,7 +139,9 @@ def up(settings: Settings) -> int:
             env["MONGODB_URI"] = uri
             print(f"embedded store on {uri} (files in {settings.data_dir / 'store'})", flush=True)
         for role in ("worker", "webhooks", "api"):
-            children.append(_start(role, [sys.executable, "-m", "local.cli", role], env))
+            # The metrics port is the worker's; the webhooks consumer serves none here.
+            own = {**env, "WAVECOM_METRICS_PORT": "0"} if role == "webhooks" else env
+            children.append(_start(role, [sys.executable, "-m", "local.cli", role], own))
         print(_banner(settings, key_file), flush=True)
         while True:
             for name, proc in children:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter as PromCounter
@@ -29,14 +29,17 @@ _MONITORED = WRITES | READS
 
 @dataclass(frozen=True)
 class Work:
-    """Counts of store work: commands by name, documents written and read by collection."""
+    """Counts of store work: commands by name and by collection, documents written and read by
+    collection."""
 
     commands: Counter[str]
     written: Counter[str]
     read: Counter[str]
+    on: Counter[str] = field(default_factory=Counter)  # commands by collection
 
     def __sub__(self, earlier: Work) -> Work:
-        return Work(self.commands - earlier.commands, self.written - earlier.written, self.read - earlier.read)
+        return Work(self.commands - earlier.commands, self.written - earlier.written, self.read - earlier.read,
+                    self.on - earlier.on)
 
 
 def _documents(name: str, reply: dict[str, Any]) -> tuple[int, int]:
@@ -79,6 +82,7 @@ class StoreWork(monitoring.CommandListener):
             database, collection = self._targets.pop((event.connection_id, event.request_id), ("", ""))
             work = self._work.setdefault(database, Work(Counter(), Counter(), Counter()))
             work.commands[event.command_name] += 1
+            work.on[collection] += 1
             work.written[collection] += written
             work.read[collection] += read
         if written:
@@ -96,7 +100,7 @@ class StoreWork(monitoring.CommandListener):
         """The work done so far in `database` (a copy)."""
         with self._lock:
             work = self._work.get(database, Work(Counter(), Counter(), Counter()))
-            return Work(Counter(work.commands), Counter(work.written), Counter(work.read))
+            return Work(Counter(work.commands), Counter(work.written), Counter(work.read), Counter(work.on))
 
 
 STORE_WORK = StoreWork()

@@ -41,6 +41,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.mode == "batch" and args.batch_size > MAX_BATCH:
         print(f"wavecom bench: --batch-size is at most {MAX_BATCH}", file=sys.stderr)
         return 2
+    if args.webhook_ms is not None and args.mode != "drain":
+        print("wavecom bench: --webhook-ms is a drain mode option", file=sys.stderr)
+        return 2
     if args.mode in ("drain", "priority") and args.duration:
         print(f"wavecom bench: a {args.mode} run queues a number of jobs first: use --jobs, not --duration",
               file=sys.stderr)
@@ -57,6 +60,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         timeout_s=args.timeout, ceiling_jobs=args.ceiling_jobs, mock_latency_ms=args.mock_latency_ms,
         mock_failure_rate=args.mock_failure_rate, new_tenant=args.new_tenant, out=out,
         progress=not args.no_progress, high_jobs=args.high_jobs, high_interval_ms=args.high_interval_ms,
+        webhook_ms=args.webhook_ms,
     )
     try:
         if args.mode == "dashboard":
@@ -113,6 +117,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    "bench cannot read it from the running workers; in drain mode, the drain worker's (default: 20)")
     p.add_argument("--mock-failure-rate", type=float, help="the workers' WAVECOM_MOCK_FAILURE_RATE, likewise "
                    "(default: 0.1; in drain mode 0)")
+    p.add_argument("--webhook-ms", type=int, help="drain mode: the run's tenant has a webhook endpoint for `sent`, a "
+                   "receiver of the bench's own that answers each delivery after this many ms (5000: one that hangs "
+                   "until the sender's timeout), delivered by a `wavecom webhooks` of the run's own (default: none)")
     p.add_argument("--requests", type=_positive(int), default=40,
                    help="dashboard mode: rounds of every poll, one request of each a round (default: %(default)s)")
     p.add_argument("--pace-ms", type=int, default=1050,

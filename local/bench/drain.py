@@ -19,6 +19,7 @@ from typing import Any
 
 from local import embedded_store
 from local.bench import cost, report, target
+from local.bench.hooksink import HookSink
 from local.bench.load import PAYLOADS
 from local.bench.run import (
     Options,
@@ -37,6 +38,7 @@ from shared.errors import BrokerUnavailable
 from shared.intake import create_jobs
 from shared.model import NewJob, Priority
 from shared.states import Status
+from shared.webhooksend import new_secret
 
 CHUNK = 1000  # jobs queued per create (the batch endpoint's limit)
 DEFAULT_LATENCY_MS = 20
@@ -124,10 +126,22 @@ def drain(opts: Options, settings: Settings) -> int:
         queue_s = time.time() - queued_at
         watcher = Watcher(run.mongodb_uri, run.mongodb_db, tenant, run.rabbitmq_url, watched_queues(run))
         port = embedded_store.free_port()
-        worker = SpawnedWorker(worker_env(run, port))
+        env = worker_env(run, port)
+        worker = SpawnedWorker(env)
+        sink = hooks = None
+        if opts.webhook_ms is not None:
+            sink = HookSink(opts.webhook_ms).__enter__()
+            deps.webhooks.create(tenant, sink.url, ["sent"], new_secret())
+            hooks_port = embedded_store.free_port()
+            hooks = SpawnedWorker({**env, "WAVECOM_METRICS_PORT": str(hooks_port),
+                                   "WAVECOM_WEBHOOK_ALLOW_PRIVATE": "1"}, role="webhooks")
         try:
+            if hooks is not None:
+                hooks.start()
             worker.start()
             roles = [cost.Role("worker", (worker.pid,), "metrics", (f"http://127.0.0.1:{port}/metrics",)),
+                     *([cost.Role("webhooks", (hooks.pid,), "metrics", (f"http://127.0.0.1:{hooks_port}/metrics",))]
+                       if hooks is not None else []),
                      *shared_roles(settings)]
             meter = cost.Meter(roles, settings.mongodb_db)
             before = meter.read()
@@ -140,9 +154,14 @@ def drain(opts: Options, settings: Settings) -> int:
                        lambda: "the drain worker exited" if worker.exited else None)
             after = meter.read()
             done = watcher.finished
+            received = sink.received if sink is not None else 0
         finally:
             worker.stop()
             watcher.stop()
+            if hooks is not None:
+                hooks.stop()
+            if sink is not None:
+                sink.__exit__(None, None, None)
     finally:
         delete_queues(settings.rabbitmq_url, topology(run).queues())
         deps.close()
@@ -162,6 +181,8 @@ def drain(opts: Options, settings: Settings) -> int:
         "config": {"mode": "drain", "jobs": n, "queuedPerCreate": CHUNK, "timeoutSeconds": opts.timeout_s},
         "stack": stack_report(opts, settings, run, mock, tenant, load_at_start),
         "results": res,
+        **({"webhooks": {"answerMs": opts.webhook_ms, "received": received,
+                         "concurrency": run.webhook_concurrency}} if opts.webhook_ms is not None else {}),
         "cost": cost.cost(roles, before, after, max(done - early, 0)),
         "watch": {"storeErrors": watcher.store_errors, "brokerErrors": watcher.broker_errors,
                   "finishedBefore": early},

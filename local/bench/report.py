@@ -181,6 +181,9 @@ def _run_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
                         f"(sent {res['deliveredPerSecond']:,.1f}/s)")),
             outcomes,
             ("create->sent ms", _ms(res["createToSentMs"])),
+            *([("webhooks", (f"an endpoint for `sent` answering after {hooks['answerMs']:,} ms: "
+                             f"{hooks['received']:,} deliveries reached it during the drain "
+                             f"({hooks['concurrency']} at a time)"))] if (hooks := report.get("webhooks")) else []),
             *([("WARNING", res["warning"])] if res.get("warning") else []),
         ]
     what = f"{cfg['mode']} creates" + (f" of {cfg['batchSize']}" if cfg["mode"] == "batch" else "")

@@ -48,6 +48,7 @@ class Options:
     progress: bool
     high_jobs: int = 50  # --mode priority
     high_interval_ms: int = 200
+    webhook_ms: int | None = None  # --mode drain: a webhook receiver answering after this long
 
 
 def _get(url: str, key: str = "") -> int:

@@ -1,4 +1,5 @@
-"""A `wavecom worker` the bench starts for itself, known and stopped by its pid."""
+"""A `wavecom worker` (or `wavecom webhooks`) the bench starts for itself, known and stopped by
+its pid."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ from typing import Self
 
 from local.bench.target import TargetError
 
-CONSUMING = '"worker consuming"'  # the JSON log line a worker writes once it consumes
+CONSUMING = {"worker": '"worker consuming"', "webhooks": '"webhooks consuming"'}  # the log line once it consumes
 STOP_GRACE_S = 15.0
 
 
 class SpawnedWorker:
-    """`python -m local.cli worker` with `env`; `start` returns once it consumes.
+    """`python -m local.cli <role>` (worker, webhooks) with `env`; `start` returns once it consumes.
 
     Its stderr (JSON log lines) is read on a thread to the end, so the pipe never fills and
     stalls it; the last lines are kept to explain a worker that exits early.
     """
 
-    def __init__(self, env: dict[str, str], ready_timeout_s: float = 120.0) -> None:
+    def __init__(self, env: dict[str, str], ready_timeout_s: float = 120.0, role: str = "worker") -> None:
         self._env = env
+        self.role = role
         self._ready_timeout_s = ready_timeout_s
         self.consuming = threading.Event()  # set at its "worker consuming" line, or when it exits
         self.exited = False
@@ -41,7 +43,7 @@ class SpawnedWorker:
     def start(self) -> None:
         """Start the worker and wait for its "worker consuming" line; TargetError if it exits
         or stays silent instead."""
-        self._proc = subprocess.Popen([sys.executable, "-m", "local.cli", "worker"], env=self._env,
+        self._proc = subprocess.Popen([sys.executable, "-m", "local.cli", self.role], env=self._env,
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                       text=True, errors="replace")
         self._reader = threading.Thread(target=self._read, name="bench-worker-log", daemon=True)
@@ -49,13 +51,13 @@ class SpawnedWorker:
         if not self.consuming.wait(self._ready_timeout_s) or self.exited:
             self.stop()
             said = " | ".join(self.last_lines)[-1500:]
-            raise TargetError(f"the drain worker did not start consuming within {self._ready_timeout_s:.0f} s: {said}")
+            raise TargetError(f"the bench's {self.role} did not start consuming within {self._ready_timeout_s:.0f} s: {said}")
 
     def _read(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
         for line in self._proc.stderr:
             self.last_lines.append(line.rstrip())
-            if CONSUMING in line:
+            if CONSUMING[self.role] in line:
                 self.consuming.set()
         self.exited = True  # its stderr closed: it is exiting
         self.consuming.set()  # whoever waits, stop waiting

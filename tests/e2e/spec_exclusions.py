@@ -60,6 +60,14 @@ EXCLUSIONS = [
     Exclusion("bucketSeconds", "must divide windowSeconds",
               ("the stats bucket-count rule: windowSeconds % bucketSeconds == 0 and at most 720 buckets relates "
                "two query parameters, which parameter schemas cannot")),
+    *(Exclusion("url", says, ("what a webhook's host resolves to, and whether those addresses are public, is "
+                              "DNS's answer when the endpoint is registered, not the request's shape"))
+      for says in ("names a host that does not resolve", "resolves to a")),
+    *(Exclusion(name, "is required", ("SubscribeURL and Token are required of an SNS subscription or "
+                                      "unsubscribe confirmation only: a requirement that depends on Type's value"))
+      for name in ("SubscribeURL", "Token")),
+    Exclusion("url", "has an invalid port", "a port above 65535: a URL pattern can bound digits, not their value"),
+    Exclusion("url", "a tenant has at most", "a count of the endpoints registered before, not this request's shape"),
     Exclusion("Idempotency-Key", "was used with a different request body",
               ("an Idempotency-Key names one request: sent again with another body it is refused, which depends "
                "on earlier requests, not on this one's shape")),

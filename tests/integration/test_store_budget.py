@@ -54,3 +54,29 @@ def test_a_retry_adds_two_writes(make_deps, start_worker):
     work = measure(deps, start_worker, [NewJob("sms", "+2348012345678", "code", {"mockFailures": 1})] * n, "sent")
     assert work.written[JOBS] == 6 * n  # one more claim and outcome per job
     assert work.read[JOBS] == 2 * n  # one more claim read
+
+
+def test_suppressions_are_looked_up_once_per_claim_not_once_per_job(make_deps, start_worker):
+    from shared.suppressions import SUPPRESSIONS
+
+    deps = make_deps(prefetch=50)
+    deps.suppressions.add("default", "+2348099999999", "manual")  # someone else
+    n = 200
+    news = [NewJob("sms", f"+23480{i:08d}", "Your code is 123456") for i in range(1, n + 1)]
+    work = measure(deps, start_worker, news, "sent")
+    # One read per claim (a batch of up to 25 messages here), whatever the number of jobs in it;
+    # it returns only entries that match (none here), and the budget of the jobs is unchanged.
+    assert 0 < work.on[SUPPRESSIONS] <= n / 5
+    assert work.read[SUPPRESSIONS] == 0
+    assert work.written[JOBS] == 4 * n and work.read[JOBS] == n
+
+
+def test_a_sent_webhook_adds_no_store_work_to_the_workers(make_deps, start_worker):
+    from shared.webhooks import WEBHOOKS
+
+    deps = make_deps(prefetch=50)
+    deps.webhooks.create("default", "http://127.0.0.1:9/hook", ["sent"], "whsec_dGVzdA==")
+    n = 100
+    work = measure(deps, start_worker, [SMS] * n, "sent")
+    assert work.written[JOBS] == 4 * n and work.read[JOBS] == n  # the marker rides in the outcome's update
+    assert work.on[WEBHOOKS] <= 3  # who listens: one small read per tenant every few seconds

@@ -209,7 +209,7 @@ def test_registration_refuses_bad_input_naming_the_field(make_deps, api_for):
         answer = api.post("/api/webhooks", json=body)
         assert answer.status_code == 400, (body, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
-        assert field in [e["field"] for e in answer.json()["errors"]], (body, answer.json())
+        assert any(e["field"].split(".")[0] == field for e in answer.json()["errors"]), (body, answer.json())
     assert deps.webhooks.of_tenant("default") == []
 
 

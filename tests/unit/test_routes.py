@@ -130,3 +130,11 @@ def test_cors_answers_only_configured_origins():
     assert "Access-Control-Allow-Origin" not in other.headers
     response = invoke(route(ok), Request("GET", "/x", headers={**AUTH, "origin": "https://ops.example.com"}), deps)
     assert response.headers["Access-Control-Allow-Origin"] == "https://ops.example.com"
+
+
+def test_the_webhook_event_names_of_requests_are_the_state_machines():
+    import typing
+
+    from shared.hookadmin import EVENT_NAMES, WebhookEventName
+
+    assert typing.get_args(WebhookEventName) == EVENT_NAMES

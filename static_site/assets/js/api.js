@@ -102,6 +102,10 @@ export class Api {
     return this.request(`/api/notifications/${encodeURIComponent(id)}/logs`);
   }
 
+  jobDeliveries(id) {
+    return this.request(`/api/notifications/${encodeURIComponent(id)}/deliveries`);
+  }
+
   stats() {
     return this.request("/api/stats");
   }

@@ -35,6 +35,7 @@ export class Drawer {
       this.signature = "";
       this.opener = document.activeElement;
       $("detail-timeline").replaceChildren();
+      $("detail-webhooks").replaceChildren();
       $("detail-result").textContent = "";
       $("detail-error").textContent = "";
     }
@@ -55,6 +56,7 @@ export class Drawer {
     $("detail").hidden = true;
     this.poller.drop("logs");
     this.poller.drop("job");
+    this.poller.drop("deliveries");
     // Back where the person was: the job's row (redrawn by a poll meanwhile, perhaps) or what they used.
     const row = document.querySelector(`#jobs-body tr[data-job-id="${CSS.escape(id)}"] button.open`);
     (row || (this.opener?.isConnected ? this.opener : null))?.focus();
@@ -97,11 +99,38 @@ export class Drawer {
     const changed = this.signature !== "";
     this.signature = signature;
     $("detail-timeline").replaceChildren(...storyItems(logs));
+    // Webhooks follow the events: read again, once, whenever the timeline changes.
+    this.poller.set("deliveries", () => this.loadDeliveries());
+    this.poller.soon("deliveries");
     // A new event means new fields; the list brings them when it holds the job, else ask.
     if (changed && !this.isLive(id)) {
       this.poller.set("job", () => this.loadJob());
       this.poller.soon("job");
     }
+  }
+
+  /** The open job's webhook deliveries: every try at every endpoint, newest first. */
+  async loadDeliveries() {
+    const id = this.id;
+    if (id === null) return;
+    const tries = await this.api.jobDeliveries(id);
+    this.poller.drop("deliveries");
+    if (id !== this.id) return;
+    const items = tries.map((t) => el(
+      "li",
+      { "data-delivery": t.eventId, className: t.statusCode >= 200 && t.statusCode < 300 ? null : "bad" },
+      el("span", { className: "event", text: t.type }),
+      el("span", { className: "when" }, timeNode(t.at)),
+      labelled([
+        ["Endpoint", el("code", { text: t.webhookId })],
+        ["Try", String(t.attempt)],
+        ["Answer", t.statusCode === null ? "none" : `HTTP ${t.statusCode}`],
+        ["Took", duration(t.durationMs ?? 0)],
+        ...(t.error ? [["Error", t.error]] : []),
+      ], "pairs details"),
+    ));
+    $("detail-webhooks").replaceChildren(...(items.length ? items
+      : [el("li", { className: "muted", text: "No webhook deliveries for this job." })]));
   }
 
   clearFields(id) {

@@ -17,6 +17,10 @@ const EVENTS = {
   lease_expired: "Lease expired",
   dead_lettered: "Message dead-lettered",
   expired: "Expired, never sent",
+  delivered: "Delivered (receipt)",
+  bounced: "Bounced (receipt)",
+  complained: "Complaint (receipt)",
+  suppressed: "Not sent: recipient suppressed",
 };
 
 // The details' labels, in the order they are shown; others follow, named from their key.
@@ -32,6 +36,9 @@ const DETAILS = [
   ["keyId", "By key"],
   ["bulk", "Bulk retry"],
   ["reason", "Reason"],
+  ["detail", "Receipt"],
+  ["providerMessageId", "Provider message id"],
+  ["at", "Reported at"],
   ["count", "Messages"],
   ["lastAt", "Last at"],
   ["type", "Channel"],
@@ -40,6 +47,10 @@ const DETAILS = [
   ["worker", "Worker"],
 ];
 const LABELS = new Map(DETAILS);
+// Events that stand out as bad news.
+const BAD_EVENTS = new Set(["failed", "dead_lettered", "expired", "bounced", "complained", "suppressed"]);
+// Receipt internals a support engineer does not need to read.
+const HIDDEN = new Set(["receiptId"]);
 
 /** "messageId" -> "Message id". */
 function words(key) {
@@ -60,7 +71,7 @@ function detailValue(key, value) {
 
 /** The details of an entry as labelled values, known ones first. */
 export function detailsList(details) {
-  const keys = Object.keys(details || {});
+  const keys = Object.keys(details || {}).filter((k) => !HIDDEN.has(k));
   const ordered = [...DETAILS.map(([k]) => k).filter((k) => keys.includes(k)), ...keys.filter((k) => !LABELS.has(k))];
   if (!ordered.length) return null;
   return labelled(ordered.map((key) => [LABELS.get(key) ?? words(key), detailValue(key, details[key])]), "pairs details");
@@ -73,7 +84,7 @@ export function storyItems(entries, now = Date.now()) {
     const at = Date.parse(entry.createdAt);
     const after = previous === null || Number.isNaN(at) ? null : el("span", { className: "after muted", text: `+${duration(at - previous)}` });
     previous = Number.isNaN(at) ? previous : at;
-    const failedish = entry.event === "failed" || entry.event === "dead_lettered" || entry.event === "expired";
+    const failedish = BAD_EVENTS.has(entry.event);
     return el(
       "li",
       { "data-event": entry.event, className: failedish ? "bad" : null },

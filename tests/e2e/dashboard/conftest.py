@@ -78,6 +78,7 @@ def stack(store_uri: str, broker_url: str, tmp_path_factory: pytest.TempPathFact
         "WAVECOM_MOCK_FAILURE_RATE": "0",
         "WAVECOM_RETRY_BASE_MS": str(RETRY_BASE_MS),
         "WAVECOM_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
+        "WAVECOM_WEBHOOK_ALLOW_PRIVATE": "1",  # the webhook tests' receivers listen on loopback
     }
     log = (work / "stack.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "local.cli", "up"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
