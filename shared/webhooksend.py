@@ -40,10 +40,12 @@ class TargetRefused(WavecomError):
 def _refused_address(address: str) -> str | None:
     """Why an address may not be called without the flag, or None when it is public."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address carried inside IPv6 (mapped, or 6to4) is judged as that IPv4 address.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     for kind, test in (("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
                        ("link-local", ip.is_link_local), ("multicast", ip.is_multicast), ("private", ip.is_private),
+                       ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
                        ("reserved", ip.is_reserved)):
         if test:
             return kind
@@ -65,7 +67,7 @@ def check_target(url: str, *, allow_private: bool, resolve: Resolver = socket.ge
         found = resolve(host, port, type=socket.SOCK_STREAM)
     except ValueError:
         raise TargetRefused("has an invalid port") from None
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError):  # socket.gaierror, and what an injected resolver raises
         raise TargetRefused(f"names a host that does not resolve ({host})") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
     if not addresses:
