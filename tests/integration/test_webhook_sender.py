@@ -3,12 +3,17 @@
 import base64
 import datetime as dt
 import socket
+import ssl
 import threading
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from shared.webhooksend import TargetRefused, check_target, new_secret, post, sign
@@ -17,9 +22,9 @@ PAYLOAD = '{"type":"notification.sent","data":{"recipient":"+2348012345678","otp
 
 
 @contextmanager
-def server(handle):
-    """A loopback HTTP server answering every POST with `handle(handler)`; its base URL and the
-    (path, headers, body) of each request it got."""
+def server(handle, tls=None):
+    """A loopback HTTP server (HTTPS with the `tls` context) answering every POST with
+    `handle(handler)`; its base URL and the (path, headers, body) of each request it got."""
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -33,9 +38,11 @@ def server(handle):
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}", seen
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -69,6 +76,40 @@ def refused(url, match, **kwargs):
     with pytest.raises(TargetRefused, match=match) as e:  # address literals resolve locally, without DNS
         check_target(url, allow_private=False, **kwargs)
     return str(e.value)
+
+
+@pytest.fixture
+def tls_for(tmp_path, monkeypatch):
+    """A server context whose certificate names `hostname`, issued by a CA the client trusts."""
+    def make(hostname):
+        ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test webhook CA")])
+        now = dt.datetime.now(dt.UTC)
+
+        def cert(subject, public_key, *extensions):
+            builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(public_key)
+                       .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+                       .not_valid_after(now + dt.timedelta(hours=1)))
+            for extension, critical in extensions:
+                builder = builder.add_extension(extension, critical=critical)
+            return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+        ca = cert(ca_name, ca_key.public_key(), (x509.BasicConstraints(ca=True, path_length=None), True),
+                  (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
+                  (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False))
+        leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]), key.public_key(),
+                    (x509.SubjectAlternativeName([x509.DNSName(hostname)]), False),
+                    (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False))
+        (tmp_path / "ca.pem").write_bytes(ca)
+        (tmp_path / "leaf.pem").write_bytes(leaf)
+        (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                             serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # read by the default context
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "key.pem")
+        return context
+    return make
 
 
 def test_a_delivery_is_signed_so_the_receiver_verifies_it():
@@ -108,16 +149,78 @@ def test_a_slow_receiver_times_out():
     assert time.perf_counter() - started < 1.5 and result.duration_ms < 1500
 
 
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline():
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    with listener:
+        started = time.perf_counter()
+        result = post(f"http://127.0.0.1:{listener.getsockname()[1]}/", *signed(new_secret()), allow_private=True,
+                      timeout_s=0.5)
+    assert result.status_code is None and "timed out" in result.error
+    assert time.perf_counter() - started < 1.5
+
+
 def test_at_most_1_kb_of_the_answer_is_kept():
     with server(answer(200, b"x" * 5000)) as (url, _):
         result = post(url, *signed(new_secret()), allow_private=True)
     assert result.ok and result.body == "x" * 1024 and len(result.body.encode()) == 1024
 
 
+def test_a_receiver_that_is_not_listening_is_a_failed_attempt():
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    result = post(f"http://127.0.0.1:{port}/", *signed(new_secret()), allow_private=True)
+    assert result.status_code is None and result.error.startswith("no answer")
+
+
 def test_a_loopback_receiver_is_not_called_without_the_flag():
     with server(answer(200)) as (url, seen):
         result = post(url.replace("http:", "https:"), *signed(new_secret()), allow_private=False)
     assert result.status_code is None and result.error.startswith("refused") and "loopback" in result.error
+    assert seen == []
+
+
+def test_the_request_goes_to_the_checked_address_even_if_dns_changes():
+    calls = []
+    answers = iter([["127.0.0.1"], ["10.9.9.9"]])
+
+    def rebinding(host, port, type=0):
+        return resolver(*next(answers), calls=calls)(host, port, type)
+
+    with server(answer(200)) as (url, seen):
+        port = url.rsplit(":", 1)[1]
+        result = post(f"http://hooks.test:{port}/hook", *signed(new_secret()), allow_private=True, resolve=rebinding)
+    assert result.ok and calls == ["hooks.test"]
+    assert seen[0][1]["Host"] == f"hooks.test:{port}"
+
+
+def test_tls_is_verified_for_the_hostname_while_connecting_to_the_pinned_address(tls_for):
+    with server(answer(200), tls=tls_for("hooks.test")) as (url, seen):
+        port = url.rsplit(":", 1)[1]
+        result = post(f"https://hooks.test:{port}/hook", *signed(new_secret()), allow_private=True,
+                      resolve=resolver("127.0.0.1"))
+    assert result.ok, result.error
+    assert seen[0][1]["Host"] == f"hooks.test:{port}"
+
+
+def test_a_certificate_for_another_name_is_refused(tls_for):
+    with server(answer(200), tls=tls_for("hooks.test")) as (url, seen):
+        port = url.rsplit(":", 1)[1]
+        result = post(f"https://other.test:{port}/hook", *signed(new_secret()), allow_private=True,
+                      resolve=resolver("127.0.0.1"))
+    assert result.status_code is None and result.error.startswith("TLS certificate refused")
     assert seen == []
 
 
