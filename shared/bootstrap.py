@@ -16,7 +16,7 @@ from shared.broker import Publisher
 from shared.config import CHANNELS, Settings
 from shared.counters import COUNTERS, CounterStore
 from shared.groupcommit import Batcher
-from shared.hookmarks import Mark
+from shared.hookmarks import Mark, events_message
 from shared.idempotency import KEYS as IDEMPOTENCY
 from shared.idempotency import IdempotencyStore
 from shared.model import Job, NewJob
@@ -142,7 +142,7 @@ def build(settings: Settings, providers: dict[str, list[Provider]] | None = None
         return bool(webhooks.listening(tenant, event))
 
     def publish(marks: list[tuple[str, Mark]]) -> None:
-        publisher.publish_webhooks([{"jobId": job_id, "mark": mark.text} for job_id, mark in marks])
+        publisher.publish_webhooks([events_message(marks)])
 
     return Deps(
         settings=settings,

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.errors import ConfigError
 from shared.retry import Backoff
+from shared.topology import WEBHOOK_RETRY_DELAYS_MS
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -118,9 +119,6 @@ def _delivery_policy(env: Mapping[str, str]) -> dict[str, Any]:
         "mock2_down_file": down_file("WAVECOM_MOCK2_DOWN_FILE"),
         "provider_rates": {name: _int(env, f"WAVECOM_{name.upper()}_RATE_PER_WORKER", 0) for name in PROVIDER_NAMES},
     }
-
-
-WEBHOOK_RETRY_DELAYS_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000)
 
 
 def _delays(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -5,7 +5,9 @@ A marker is a short text in the job's `hooks` array, `<event>:<id>:<epoch ms>`, 
 says when the newest was written. The id is the `webhook-id` every delivery of that event
 carries (receivers deduplicate on it). Once the webhook consumer has made the first attempt at
 every endpoint and queued the retries, it pulls the marker; the sweeper publishes again markers
-older than the grace period. Markers carry no personal data.
+left behind. The markers a write stored travel in one message (`{"events": [{jobId, mark}]}`),
+so a batch of outcomes costs the broker one message, not one per job. Markers carry no personal
+data.
 """
 
 from __future__ import annotations
@@ -68,3 +70,8 @@ def marks_of(doc: Doc) -> list[Mark]:
         except ValueError:
             continue
     return found
+
+
+def events_message(marks: list[tuple[str, Mark]]) -> Doc:
+    """One message for the webhook events of a write (a batch's outcomes, say): ids only."""
+    return {"events": [{"jobId": job_id, "mark": mark.text} for job_id, mark in marks]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from shared import clock
@@ -40,19 +41,25 @@ class JobMarks:
         except WavecomError as e:
             log.warning("webhook events left for the sweeper", extra={"events": len(marks), "error": str(e)})
 
-    def clear_mark(self, job_id: str, mark: Mark) -> None:
-        """Pull a handled marker; with it the job's last, its time goes too (guarded by that time,
-        so a marker added meanwhile keeps it)."""
+    def clear_marks(self, marks: list[tuple[str, Mark]]) -> None:
+        """Pull handled markers, and with a job's last one its time: one command for all of them,
+        no read (the first update of each pair matches only a job whose one marker it is)."""
+        ops = []
+        for job_id, mark in marks:
+            _id = object_id(job_id)
+            ops += [UpdateOne({"_id": _id, "hooks": {"$size": 1, "$all": [mark.text]}},
+                              {"$set": {"hooks": []}, "$unset": {"hooksAtMs": ""}}),
+                    UpdateOne({"_id": _id}, {"$pull": {"hooks": mark.text}})]
+        if ops:
+            with translated():
+                self._c.bulk_write(ops, ordered=True)
+
+    def drop_marks(self, tenant: str) -> int:
+        """Forget a tenant's pending webhook events (a benchmark's tenant whose endpoint is gone);
+        how many jobs had some."""
         with translated():
-            doc = self._c.find_one({"_id": object_id(job_id)}, {"hooks": 1, "hooksAtMs": 1})
-            if doc is None:
-                return
-            if [m.text for m in marks_of(doc)] == [mark.text] and doc.get("hooksAtMs") is not None:
-                done = self._c.update_one({"_id": doc["_id"], "hooksAtMs": eq(doc["hooksAtMs"])},
-                                          {"$pull": {"hooks": mark.text}, "$unset": {"hooksAtMs": ""}})
-                if done.modified_count:
-                    return
-            self._c.update_one({"_id": doc["_id"]}, {"$pull": {"hooks": mark.text}})
+            return self._c.update_many({"tenant": eq(tenant), "hooksAtMs": {"$exists": True}},
+                                       {"$set": {"hooks": []}, "$unset": {"hooksAtMs": ""}}).modified_count
 
     def left_marks(self, older_than_ms: int, limit: int) -> list[tuple[str, str, list[Mark], int]]:
         """Jobs whose newest marker is older than `older_than_ms`: (job id, tenant, markers,

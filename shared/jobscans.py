@@ -12,8 +12,17 @@ from pymongo import ASCENDING
 from pymongo.collection import Collection
 
 from shared import clock
-from shared.jobdocs import DEFAULT_TENANT, Doc, eq, object_id, priority_of, stored_events
-from shared.model import Priority
+from shared.jobdocs import (
+    DEFAULT_TENANT,
+    NO_TIMELINE,
+    Doc,
+    eq,
+    job_of,
+    object_id,
+    priority_of,
+    stored_events,
+)
+from shared.model import Job, Priority
 from shared.mongo import translated
 from shared.states import Status
 
@@ -24,6 +33,12 @@ class JobScans:
     """Reads for the sweeper and the scrape-time gauges (needs `_c`, the collection)."""
 
     _c: Collection[Doc]
+
+    def many(self, job_ids: list[str]) -> dict[str, Job]:
+        """The jobs with these ids that exist (any tenant), in one read."""
+        ids = [object_id(j) for j in dict.fromkeys(job_ids)]
+        with translated():
+            return {str(d["_id"]): job_of(d) for d in self._c.find({"_id": {"$in": ids}}, NO_TIMELINE)}
 
     def by_provider_message_id(self, message_id: str) -> tuple[str, str, str, list[Doc]] | None:
         """The job a provider's message id was stored on at send: (id, tenant, recipient,

@@ -17,6 +17,7 @@ from shared import timeline
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms, now
 from shared.errors import BrokerUnavailable, StoreUnavailable
+from shared.hookmarks import events_message
 from shared.intake import queue_jobs
 from shared.model import Priority
 from shared.states import WAITING, Event, Status
@@ -101,7 +102,7 @@ def publish_left_webhooks(deps: Deps, result: SweepResult) -> None:
     for job_id, _, marks, at_ms in deps.jobs.left_marks(cutoff, BATCH):
         if not deps.jobs.retouch_marks(job_id, at_ms, keep=bool(marks)) or not marks:
             continue
-        deps.publisher.publish_webhooks([{"jobId": job_id, "mark": mark.text} for mark in marks])
+        deps.publisher.publish_webhooks([events_message([(job_id, mark) for mark in marks])])
         result.webhooks += len(marks)
 
 

@@ -26,6 +26,8 @@ _SAFE_DEAD_LETTERING: dict[str, Any] = {
     "x-overflow": "reject-publish",
 }
 LANES: tuple[Priority, ...] = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+# The Standard Webhooks schedule: the delays between an event's 8 tries (the first is at once).
+WEBHOOK_RETRY_DELAYS_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Topology:
 
     queue: str = "notification-jobs"
     delivery_limit: int = 5
-    webhook_delays: tuple[int, ...] = ()  # the webhook schedule's delays (WAVECOM_WEBHOOK_RETRY_DELAYS_MS)
+    webhook_delays: tuple[int, ...] = WEBHOOK_RETRY_DELAYS_MS  # WAVECOM_WEBHOOK_RETRY_DELAYS_MS
 
     @property
     def dead(self) -> str:

@@ -168,12 +168,16 @@ class WebhookStore:
 
     # -- attempts ------------------------------------------------------------------------------
 
-    def record(self, endpoint: Endpoint, attempt: Doc) -> None:
-        """Keep one delivery attempt: eventId, type, jobId, attempt, statusCode, durationMs, error."""
+    def record_many(self, attempts: list[tuple[Endpoint, Doc]]) -> None:
+        """Keep delivery attempts (eventId, type, jobId, attempt, statusCode, durationMs, error),
+        in one insert."""
+        if not attempts:
+            return
         t = clock.now()
         with translated():
-            self._d.insert_one({"webhookId": endpoint.id, "tenant": endpoint.tenant, "at": t,
-                                "atMs": clock.epoch_ms_of(t), **attempt})
+            self._d.insert_many([{"webhookId": endpoint.id, "tenant": endpoint.tenant, "at": t,
+                                  "atMs": clock.epoch_ms_of(t), **attempt} for endpoint, attempt in attempts],
+                                ordered=False)
 
     def deliveries(self, tenant: str, webhook_id: str | None = None, job_id: str | None = None,
                    limit: int = DELIVERIES_SHOWN) -> list[Doc]:

@@ -129,9 +129,10 @@ def drain(opts: Options, settings: Settings) -> int:
         env = worker_env(run, port)
         worker = SpawnedWorker(env)
         sink = hooks = None
+        endpoint = None
         if opts.webhook_ms is not None:
             sink = HookSink(opts.webhook_ms).__enter__()
-            deps.webhooks.create(tenant, sink.url, ["sent"], new_secret())
+            endpoint = deps.webhooks.create(tenant, sink.url, ["sent"], new_secret())
             hooks_port = embedded_store.free_port()
             hooks = SpawnedWorker({**env, "WAVECOM_METRICS_PORT": str(hooks_port),
                                    "WAVECOM_WEBHOOK_ALLOW_PRIVATE": "1"}, role="webhooks")
@@ -162,6 +163,9 @@ def drain(opts: Options, settings: Settings) -> int:
                 hooks.stop()
             if sink is not None:
                 sink.__exit__(None, None, None)
+            if endpoint is not None:  # the events still queued for it are dropped, not sent on
+                deps.webhooks.delete(tenant, endpoint.id)
+                deps.jobs.drop_marks(tenant)
     finally:
         delete_queues(settings.rabbitmq_url, topology(run).queues())
         deps.close()
