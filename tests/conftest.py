@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pika
 import pytest
 from pymongo import MongoClient
 
@@ -171,23 +172,30 @@ def api(api_as: Callable[[str], httpx.Client]) -> httpx.Client:
     return api_as("default")
 
 
-@pytest.fixture
-def start_worker() -> Iterator[Callable[..., Consumer]]:
-    """Start consumer loops in threads; each is stopped and joined after the test."""
-    running: list[tuple[Consumer, threading.Thread]] = []
+@contextlib.contextmanager
+def loops_in_threads(what: str) -> Iterator[Callable[[Any], Any]]:
+    """Start consumer loops (anything with run, stop and a `ready` event) in threads; each is
+    stopped and joined afterwards."""
+    running: list[tuple[Any, threading.Thread]] = []
 
-    def start(deps: Deps, consumer: Consumer | None = None) -> Consumer:
-        consumer = consumer or Consumer(deps)
-        thread = threading.Thread(target=consumer.run, name="consumer", daemon=True)
+    def start(loop: Any) -> Any:
+        thread = threading.Thread(target=loop.run, name=what, daemon=True)
         thread.start()
-        wait_for(consumer.ready.is_set, what="the worker to consume")
-        running.append((consumer, thread))
-        return consumer
+        wait_for(loop.ready.is_set, what=f"the {what} to consume")
+        running.append((loop, thread))
+        return loop
 
     yield start
-    for consumer, thread in running:
-        consumer.stop()
+    for loop, thread in running:
+        loop.stop()
         thread.join(timeout=20)
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., Consumer]]:
+    """Start worker loops in threads; each is stopped and joined after the test."""
+    with loops_in_threads("worker") as start:
+        yield lambda deps, consumer=None: start(consumer or Consumer(deps))
 
 
 @pytest.fixture
@@ -199,20 +207,8 @@ def worker(deps: Deps, start_worker: Callable[[Deps], Consumer]) -> Consumer:
 @pytest.fixture
 def start_hooks() -> Iterator[Callable[[Deps], HookConsumer]]:
     """Start webhook consumers in threads; each is stopped and joined after the test."""
-    running: list[tuple[HookConsumer, threading.Thread]] = []
-
-    def start(deps: Deps) -> HookConsumer:
-        consumer = HookConsumer(deps)
-        thread = threading.Thread(target=consumer.run, name="webhooks", daemon=True)
-        thread.start()
-        wait_for(consumer.ready.is_set, what="the webhooks consumer to consume")
-        running.append((consumer, thread))
-        return consumer
-
-    yield start
-    for consumer, thread in running:
-        consumer.stop()
-        thread.join(timeout=20)
+    with loops_in_threads("webhooks consumer") as start:
+        yield lambda deps: start(HookConsumer(deps))
 
 
 def register_webhook(api: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
@@ -221,6 +217,15 @@ def register_webhook(api: httpx.Client, url: str, events: list[str] | None = Non
     assert answer.status_code == 201, answer.text
     result: dict[str, Any] = answer.json()
     return result
+
+
+def queue_depth(url: str, queue: str) -> int:
+    """Messages ready in a queue, as the broker counts them."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
 
 
 def events(deps: Deps, job_id: str) -> list[str]:

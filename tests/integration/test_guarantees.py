@@ -3,8 +3,6 @@
 import threading
 from datetime import timedelta
 
-import pika
-
 from shared import clock, messages, timeline
 from shared.delivery import Outcome, deliver
 from shared.intake import create_job
@@ -12,7 +10,7 @@ from shared.model import NewJob
 from shared.outbox import sweep
 from shared.states import Event, Status
 from shared.store import Outcome as Stored
-from tests.conftest import claim, delete_queues, events, provider, wait_for
+from tests.conftest import claim, delete_queues, events, provider, queue_depth, wait_for
 
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
 
@@ -21,14 +19,6 @@ def make_job(**overrides):
     fields = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456", "metadata": {}}
     fields.update(overrides)
     return NewJob(**fields)
-
-
-def queue_depth(url, queue):
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        return connection.channel().queue_declare(queue, passive=True).method.message_count
-    finally:
-        connection.close()
 
 
 def status(deps, job_id):

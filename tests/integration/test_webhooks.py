@@ -11,8 +11,8 @@ from standardwebhooks import Webhook
 from shared import outbox
 from shared.intake import create_job
 from shared.model import NewJob
+from tests.conftest import queue_depth, wait_for
 from tests.conftest import register_webhook as register
-from tests.conftest import wait_for
 from tests.receiver import receiver
 
 
@@ -20,14 +20,6 @@ def make_job(**overrides):
     fields = {"type": "email", "recipient": "ada@example.com", "message": "Your code is 123456",
               "metadata": {"ref": "C-1"}}
     return NewJob(**{**fields, **overrides})
-
-
-def queue_depth(url, queue):
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        return connection.channel().queue_declare(queue, passive=True).method.message_count
-    finally:
-        connection.close()
 
 
 def stored(deps, job_id):
