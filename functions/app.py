@@ -15,7 +15,7 @@ from functions import dispatch, hookdispatch
 from functions.http import Request
 from functions.observe import observed
 from functions.routes import ROUTES, Route, invoke
-from shared import logs, outbox
+from shared import lifecycle, logs, outbox
 from shared.bootstrap import Deps, get_deps
 from shared.errors import StoreError
 
@@ -91,5 +91,10 @@ def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
 def sweep_outbox(event: Any) -> dict[str, int]:
     """Every minute, what `wavecom sweeper` does: queue jobs stored while the broker was away,
-    take back jobs whose lease expired, publish again messages presumed lost."""
-    return dataclasses.asdict(outbox.sweep(_deps()))
+    take back jobs whose lease expired, publish again messages presumed lost; and, once a
+    WAVECOM_LIFECYCLE_INTERVAL_MS, redact and delete what is due and finish erasures."""
+    deps = _deps()
+    result = dataclasses.asdict(outbox.sweep(deps))
+    if deps.turns.take("lifecycle", deps.settings.lifecycle_interval_ms):
+        result |= dataclasses.asdict(lifecycle.lifecycle_sweep(deps))
+    return result

@@ -211,7 +211,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         deps.close()
     print(f"moved {done.entries} timeline entries into {done.jobs} jobs; {done.orphans} entries of no job left in "
           f"place; {done.reshaped} jobs reshaped; counters of {done.tenants} tenants set; "
-          f"{done.seconds} per-second throughput documents of the earlier shape deleted")
+          f"{done.seconds} per-second throughput documents of the earlier shape deleted; "
+          f"{done.lifecycle} jobs given their redaction state")
     return 0
 
 

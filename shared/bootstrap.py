@@ -21,6 +21,7 @@ from shared.idempotency import KEYS as IDEMPOTENCY
 from shared.idempotency import IdempotencyStore
 from shared.model import Job, NewJob
 from shared.mongo import connect
+from shared.privacystores import AUDITS, ERASURES, TENANTS, AuditStore, ErasureStore, PolicyStore
 from shared.providers import (
     MockSettings,
     Provider,
@@ -55,6 +56,9 @@ class Deps:
     routing: Routing
     webhooks: WebhookStore
     suppressions: SuppressionStore
+    policies: PolicyStore
+    erasures: ErasureStore
+    audits: AuditStore
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Concurrent single creates sharing their writes (shared.intake.group_creates), or None.
     creates: Batcher[tuple[NewJob, str], Job] | None = None
@@ -68,6 +72,8 @@ class Deps:
         self.idempotency.ensure_indexes()
         self.webhooks.ensure_indexes()
         self.suppressions.ensure_indexes()
+        self.erasures.ensure_indexes()
+        self.audits.ensure_indexes()
 
     def prepare_api(self) -> None:
         """What an API process does once before serving: the indexes, and tenant `default`'s
@@ -151,6 +157,9 @@ def build(settings: Settings, providers: dict[str, list[Provider]] | None = None
         publisher=publisher,
         webhooks=webhooks,
         suppressions=suppressions,
+        policies=PolicyStore(db[TENANTS]),
+        erasures=ErasureStore(db[ERASURES]),
+        audits=AuditStore(db[AUDITS]),
         keys=KeyStore(db[KEYS]),
         limiter=RateLimiter(db[BUCKETS], settings.rate_limit, settings.rate_burst),
         idempotency=IdempotencyStore(db[IDEMPOTENCY]),

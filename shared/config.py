@@ -145,7 +145,7 @@ def _hash_key(env: Mapping[str, str], data_dir: Path) -> str:
 
 
 def _notifications_back(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
-    """Webhooks, receipts and suppressions."""
+    """Webhooks, receipts, suppressions, and how long personal data is kept."""
     flag = (env.get("WAVECOM_WEBHOOK_ALLOW_PRIVATE") or "").strip()
     if flag not in ("", "0", "1"):
         raise ConfigError(f"WAVECOM_WEBHOOK_ALLOW_PRIVATE must be 0 or 1, got {flag!r}")
@@ -159,6 +159,10 @@ def _notifications_back(env: Mapping[str, str], data_dir: Path) -> dict[str, Any
         "webhook_retry_delays_ms": _delays(env, "WAVECOM_WEBHOOK_RETRY_DELAYS_MS", WEBHOOK_RETRY_DELAYS_MS),
         "webhook_concurrency": _int(env, "WAVECOM_WEBHOOK_CONCURRENCY", Settings.webhook_concurrency, minimum=1),
         "sns_topic_arns": topics,
+        "retention_days": _int(env, "WAVECOM_RETENTION_DAYS", Settings.retention_days, minimum=1),
+        "redact_after_hours": _int(env, "WAVECOM_REDACT_AFTER_HOURS", Settings.redact_after_hours, minimum=0),
+        "lifecycle_interval_ms": _int(env, "WAVECOM_LIFECYCLE_INTERVAL_MS", Settings.lifecycle_interval_ms,
+                                      minimum=10),
     }
 
 
@@ -220,6 +224,9 @@ class Settings:
     webhook_retry_delays_ms: tuple[int, ...] = WEBHOOK_RETRY_DELAYS_MS  # between the 8 tries of an event
     webhook_concurrency: int = 20  # webhook deliveries one `wavecom webhooks` makes at once
     sns_topic_arns: tuple[str, ...] = ()  # the topics whose receipts POST /api/receipts/sns accepts
+    retention_days: int = 30  # terminal jobs last updated longer ago are deleted (a tenant may keep fewer)
+    redact_after_hours: int = 24  # terminal jobs last updated longer ago lose their message and metadata
+    lifecycle_interval_ms: int = 60_000  # how often the sweeper redacts, deletes and finishes erasures
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

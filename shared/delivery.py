@@ -220,7 +220,7 @@ def _send(deps: Deps, job: Job) -> Receipt | ProviderError:
     provider = _provider(deps, job)
     try:
         receipt = provider.send(
-            job_id=job.id, recipient=job.recipient, message=job.message, metadata=job.metadata, attempt=job.attempts
+            job_id=job.id, recipient=job.recipient, message=job.message or "", metadata=job.metadata, attempt=job.attempts
         )
     except ProviderError as e:
         permanent = isinstance(e, PermanentProviderError)

@@ -54,6 +54,14 @@ def check_key(key: str) -> str:
     return key
 
 
+def job_ids_of(body: Any) -> list[str]:
+    """The job ids an answer names: a create's `id`, a batch's items' ids."""
+    if not isinstance(body, dict):
+        return []
+    items: list[Any] = body["items"] if isinstance(body.get("items"), list) else [body]
+    return [str(i["id"]) for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
+
+
 class IdempotencyStore:
     """Records of requests made with an Idempotency-Key, in `idempotencykeys`."""
 
@@ -64,6 +72,7 @@ class IdempotencyStore:
         """The TTL index that lets MongoDB delete expired records (idempotent)."""
         with translated():
             self._c.create_index("expiresAt", expireAfterSeconds=0)
+            self._c.create_index([("tenant", 1), ("jobIds", 1)])  # an erasure's records of a recipient's jobs
 
     @staticmethod
     def _id(tenant: str, key: str) -> str:
@@ -103,9 +112,18 @@ class IdempotencyStore:
         raise IdempotencyConflict(in_progress=True)
 
     def complete(self, tenant: str, key: str, status: int, body: Any) -> None:
-        """Remember the answer for replays."""
+        """Remember the answer for replays, with the ids of the jobs it names (an erasure finds
+        the record by them)."""
         with translated():
-            self._c.update_one({"_id": self._id(tenant, key)}, {"$set": {"state": "done", "status": status, "body": body}})
+            self._c.update_one({"_id": self._id(tenant, key)}, {"$set": {"state": "done", "status": status, "body": body,
+                                                                         "jobIds": job_ids_of(body)}})
+
+    def forget_jobs(self, tenant: str, job_ids: list[str]) -> int:
+        """Delete the records whose answers name these jobs (an erasure); how many."""
+        if not job_ids:
+            return 0
+        with translated():
+            return self._c.delete_many({"tenant": {"$eq": tenant}, "jobIds": {"$in": job_ids}}).deleted_count
 
     def abandon(self, tenant: str, key: str) -> None:
         """Free the key after a request that failed, so the client can try again with it."""

@@ -82,6 +82,8 @@ def job_of(doc: Doc) -> Job:
         send_at=doc.get("sendAt"),
         expires_at=doc.get("expiresAt"),
         ttl_seconds=doc.get("ttlSeconds"),
+        redact_after_seconds=doc.get("redactAfterSeconds"),
+        redacted=bool(doc.get("redacted")),
     )
 
 
@@ -119,6 +121,7 @@ def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         "createdAtMs": clock.epoch_ms_of(t),
         "updatedAt": t,
         "events": [created],
+        "redacted": 0,  # an integer both stores index and compare alike (1 once redacted)
     }
     if new.priority is not Priority.NORMAL:  # absent: normal
         doc["priority"] = new.priority.value
@@ -126,6 +129,8 @@ def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         doc |= {"expiresAt": new.expires_at, "expiresAtMs": clock.epoch_ms_of(new.expires_at)}
     if new.ttl_seconds is not None:
         doc["ttlSeconds"] = new.ttl_seconds
+    if new.redact_after_seconds is not None:  # its own window: the lifecycle sweep looks for these apart
+        doc |= {"redactAfterSeconds": new.redact_after_seconds, "ownRedact": 1}
     if new.send_at is not None and new.send_at > t:
         doc |= {"status": Status.SCHEDULED.value, "sendAt": new.send_at, "sendAtMs": clock.epoch_ms_of(new.send_at)}
         doc["events"].append(timeline.entry(Event.SCHEDULED, {"sendAt": clock.iso(new.send_at)}, t))

@@ -39,3 +39,5 @@ def configure(level: str = "INFO") -> None:
     # pika logs every failed connection attempt at ERROR with a trace; our adapters log one
     # warning line instead.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    # pymongo logs each command whole at DEBUG, recipients and messages with it: never shown.
+    logging.getLogger("pymongo").setLevel(logging.WARNING)

@@ -23,16 +23,19 @@ def _by(key_id: str | None) -> dict[str, str]:
 
 
 def retry_job(deps: Deps, job_id: str, tenant: str | None = None, key_id: str | None = None) -> Job:
-    """Give a `failed` job a fresh attempt budget and queue it again; 409 otherwise.
+    """Give a `failed` job a fresh attempt budget and queue it again; 409 otherwise (a redacted
+    job too: its message is gone).
 
     `attempts` keeps counting and `maxAttempts` grows by the job's original budget, so the
     history is never rewritten.
     """
     current = deps.jobs.get(job_id, tenant)
+    if current.redacted:  # nothing left to send
+        raise IllegalTransition(f"{current.status.value} and redacted", "retried")
     budget = current.budget or deps.settings.max_attempts
     requested = timeline.entry(Event.RETRY_REQUESTED, {"maxAttempts": current.max_attempts + budget, **_by(key_id)})
     moved = deps.jobs.move(job_id, Status.PENDING, requested, sources=RETRYABLE, inc={"maxAttempts": budget},
-                           tenant=tenant)
+                           tenant=tenant, where={"redacted": {"$ne": 1}})
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "retried")
     log.info("manual retry", extra={"job_id": job_id, "key_id": key_id})

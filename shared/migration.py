@@ -38,6 +38,7 @@ class Migrated:
     reshaped: int = 0  # jobs that lost dead fields
     tenants: int = 0  # tenants whose counters were made or corrected
     seconds: int = 0  # per-second throughput documents of the earlier shape, deleted
+    lifecycle: int = 0  # jobs given their redaction state (`redacted: 0`), so the lifecycle finds them
 
 
 def _moves(logs: Collection[Doc]) -> list[tuple[str, list[Doc]]]:
@@ -72,4 +73,5 @@ def migrate(deps: Deps) -> Migrated:
         if deps.jobs.counters.reconcile(tenant, deps.jobs.count_by_status):
             done.tenants += 1
     done.seconds = deps.jobs.counters.drop_per_second_documents()
+    done.lifecycle = deps.jobs.mark_unredacted()
     return done

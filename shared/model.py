@@ -32,6 +32,7 @@ class NewJob:
     send_at: datetime | None = None  # when it is to be sent; None: at once
     expires_at: datetime | None = None  # when it may no longer be sent; None: never
     ttl_seconds: int | None = None  # as the client gave it (`expires_at` holds what it means)
+    redact_after_seconds: int | None = None  # after it ends; None: WAVECOM_REDACT_AFTER_HOURS
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Job:
     id: str
     type: str
     recipient: str
-    message: str
+    message: str | None  # None once redacted
     metadata: dict[str, Any]
     status: Status
     attempts: int
@@ -56,6 +57,8 @@ class Job:
     send_at: datetime | None = None
     expires_at: datetime | None = None
     ttl_seconds: int | None = None
+    redact_after_seconds: int | None = None
+    redacted: bool = False  # its message, metadata and recipient are gone (shared.lifecycle)
     provider: str | None = None  # the provider chosen for the attempt a claim started
 
     @property
@@ -73,6 +76,8 @@ class Job:
             fields["expiresAt"] = iso(self.expires_at)
         if self.ttl_seconds is not None:
             fields["ttlSeconds"] = self.ttl_seconds
+        if self.redact_after_seconds is not None:
+            fields["redactAfterSeconds"] = self.redact_after_seconds
         return fields
 
     def to_json(self) -> dict[str, Any]:
@@ -90,6 +95,7 @@ class Job:
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
             **self._policy_fields(),
+            **({"redacted": True} if self.redacted else {}),
         }
 
     def log_fields(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from shared.clock import epoch_ms, now
 from shared.errors import BrokerUnavailable, StoreUnavailable
 from shared.hookmarks import events_message
 from shared.intake import queue_jobs
+from shared.lifecycle import lifecycle_sweep
 from shared.model import Priority
 from shared.states import WAITING, Event, Status
 
@@ -168,8 +169,9 @@ def reconcile_counters(deps: Deps, result: SweepResult, settle_s: float = 1.0) -
 
 
 class Sweeper:
-    """Runs `sweep` every WAVECOM_SWEEP_INTERVAL_MS, and `reconcile_counters` every
-    WAVECOM_RECONCILE_INTERVAL_MS, until stopped."""
+    """Runs `sweep` every WAVECOM_SWEEP_INTERVAL_MS, `reconcile_counters` every
+    WAVECOM_RECONCILE_INTERVAL_MS and the personal-data lifecycle (shared.lifecycle) every
+    WAVECOM_LIFECYCLE_INTERVAL_MS, until stopped."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -183,6 +185,7 @@ class Sweeper:
         # scan covers every queued job.
         lost_every = max(1, int(settings.requeue_after_ms / 10 / settings.sweep_interval_ms))
         reconcile_every = max(1, int(settings.reconcile_interval_ms / settings.sweep_interval_ms))
+        lifecycle_every = max(1, int(settings.lifecycle_interval_ms / settings.sweep_interval_ms))
         passes = 0
         while not self._stopping.wait(interval):
             passes += 1
@@ -190,6 +193,8 @@ class Sweeper:
                 result = sweep(self.deps, lost=passes % lost_every == 0)
                 if passes % reconcile_every == 0:
                     reconcile_counters(self.deps, result)
+                if passes % lifecycle_every == 0 and self.deps.turns.take("lifecycle", settings.lifecycle_interval_ms):
+                    lifecycle_sweep(self.deps)
             except (StoreUnavailable, BrokerUnavailable) as e:
                 log.warning("sweep skipped", extra={"error": str(e)})
 

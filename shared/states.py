@@ -42,6 +42,7 @@ class Event(StrEnum):
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     SUPPRESSED = "suppressed"  # ended `failed` without a provider call: the recipient is suppressed
+    REDACTED = "redacted"  # its message, metadata and recipient erased (retention, or an erasure)
 
 
 # What a webhook may subscribe to (`notification.<event>`), and the events of a new endpoint.

@@ -35,6 +35,7 @@ from shared.jobdocs import (
     stored_events,
     with_entry,
 )
+from shared.jobpurge import JobPurge
 from shared.jobscans import JobScans
 from shared.jobwrites import CAS_TRIES, SUPPRESSED, Claims, JobWrites, Outcome
 from shared.model import Job, LogEntry, NewJob, Priority
@@ -60,7 +61,7 @@ class Requeued:
     matched: int
 
 
-class JobStore(JobScans, JobWrites):
+class JobStore(JobScans, JobWrites, JobPurge):
     """Jobs in the `notificationjobs` collection; their counts in `counters`. A write whose event
     a tenant's webhook wants carries its marker (`listening` says which), and `on_marked` is
     told of the markers once stored; a claim fails jobs to recipients in `suppressions`."""
@@ -90,6 +91,8 @@ class JobStore(JobScans, JobWrites):
             self._c.create_index([("status", ASCENDING), ("sendAtMs", ASCENDING)])  # scheduled jobs now due
             self._c.create_index([("hooksAtMs", ASCENDING)], sparse=True)  # webhook markers left behind
             self._c.create_index([("providerMessageId", ASCENDING)], sparse=True)  # receipts find their job
+            for kind in ("redacted", "ownRedact"):  # finished jobs due for redaction (shared.jobpurge)
+                self._c.create_index([("status", ASCENDING), (kind, ASCENDING), ("updatedAt", ASCENDING)])
         self.counters.ensure_indexes()
 
     # -- accepting -------------------------------------------------------------------------
@@ -198,18 +201,19 @@ class JobStore(JobScans, JobWrites):
         `pending`, each with a fresh attempt budget and a `retry_requested` entry carrying
         `details`: one read and one bulk write of compare-and-sets on (status, attempts). How many
         matched in all is counted only when there may be more than `limit` (0: count only). Jobs
-        that failed because their recipient is suppressed are skipped."""
+        that failed because their recipient is suppressed, and redacted ones, are skipped."""
         check_move(Status.FAILED, Status.PENDING)
         where: Doc = {"tenant": eq(tenant), **{k: eq(v) for k, v in filters.items()}, "status": eq(Status.FAILED.value)}
         if since_ms is not None:
             where["createdAtMs"] = {"$gte": since_ms}
         with translated():
             docs = list(self._c.find(where, {"attempts": 1, "maxAttempts": 1, "attemptBudget": 1, "priority": 1,
-                                             "events": 1, "lastError": 1})
+                                             "events": 1, "lastError": 1, "redacted": 1})
                         .sort(NEWEST_FIRST).limit(limit)) if limit > 0 else []
             matched = len(docs) if len(docs) < limit else self._c.count_documents(where)
-        # A job that failed because its recipient is suppressed would only fail again: left out.
-        kept = [d for d in docs if not str(d.get("lastError") or "").startswith(SUPPRESSED)]
+        # A job that failed because its recipient is suppressed would only fail again, and a
+        # redacted one has no message left: both are left out.
+        kept = [d for d in docs if not str(d.get("lastError") or "").startswith(SUPPRESSED) and not d.get("redacted")]
         matched, docs = matched - (len(docs) - len(kept)), kept
         ops = []
         for doc in docs:

@@ -123,6 +123,8 @@ def _whole_number(value: Any) -> Any:
 
 
 Seconds = Annotated[StrictInt, Field(ge=1, le=deadlines.MAX_TTL_SECONDS), BeforeValidator(_whole_number)]
+MAX_REDACT_SECONDS = 365 * 86400
+RedactSeconds = Annotated[StrictInt, Field(ge=0, le=MAX_REDACT_SECONDS), BeforeValidator(_whole_number)]
 TIME_HINT = "must be an ISO-8601 time with a zone, e.g. 2026-11-24T13:05:01Z"
 
 
@@ -145,7 +147,12 @@ class CreateNotification(BaseModel):
                                          description="Seconds it may still be sent, from sendAt when given, else "
                                                      "from the create; then as expiresAt. Not with expiresAt.")
 
-    @field_validator("sendAt", "expiresAt", "ttlSeconds", mode="before")
+    redactAfterSeconds: RedactSeconds | None = Field(
+        default=None, description="Seconds after the job ends (sent, failed, cancelled, expired) before its "
+                                  "message and metadata are erased and its recipient masked; 0: at once. "
+                                  "Overrides WAVECOM_REDACT_AFTER_HOURS.")
+
+    @field_validator("sendAt", "expiresAt", "ttlSeconds", "redactAfterSeconds", mode="before")
     @classmethod
     def _given(cls, value: Any) -> Any:
         """Left out means none; a null given is refused, as the document says."""
@@ -171,6 +178,8 @@ _FIELD_MESSAGES = {
     "priority": {"literal_error": "must be one of: " + ", ".join(p.value for p in Priority)},
     "ttlSeconds": dict.fromkeys(("int_type", "greater_than_equal", "less_than_equal"),
                                 f"must be a whole number of seconds from 1 to {deadlines.MAX_TTL_SECONDS}"),
+    "redactAfterSeconds": dict.fromkeys(("int_type", "greater_than_equal", "less_than_equal"),
+                                        f"must be a whole number of seconds from 0 to {MAX_REDACT_SECONDS}"),
 }
 
 
@@ -268,7 +277,7 @@ def validate_create(payload: Any) -> NewJob:
         raise ValidationFailed(errors)
     return NewJob(type=req.type, recipient=req.recipient, message=req.message, metadata=req.metadata,
                   priority=Priority(req.priority), send_at=asked.send_at, expires_at=asked.expires_at,
-                  ttl_seconds=req.ttlSeconds)
+                  ttl_seconds=req.ttlSeconds, redact_after_seconds=req.redactAfterSeconds)
 
 
 def _utc(t: datetime | None, name: str, errors: list[FieldError]) -> datetime | None:

@@ -179,6 +179,13 @@ class WebhookStore:
                                   "atMs": clock.epoch_ms_of(t), **attempt} for endpoint, attempt in attempts],
                                 ordered=False)
 
+    def forget_jobs(self, tenant: str, job_ids: list[str]) -> int:
+        """Delete the tries of these jobs' events (their job is deleted or erased); how many."""
+        if not job_ids:
+            return 0
+        with translated():
+            return self._d.delete_many({"tenant": eq(tenant), "jobId": {"$in": job_ids}}).deleted_count
+
     def deliveries(self, tenant: str, webhook_id: str | None = None, job_id: str | None = None,
                    limit: int = DELIVERIES_SHOWN) -> list[Doc]:
         """Attempts newest first, of one endpoint or of one job (each one read from an index)."""

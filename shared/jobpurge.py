@@ -1,0 +1,124 @@
+"""The personal-data lifecycle's writes to `notificationjobs`: redaction (the message and
+metadata erased, the recipient masked, or for an erasure replaced by its keyed hash) and
+deletion once retention ends, in bounded batches. Part of shared.store.JobStore (a mixin).
+
+Each finished job carries `redacted: 0` until it is redacted (1); a job with its own
+`redactAfterSeconds` also carries `ownRedact: 1` until then, so each kind is found from an index
+on (status, that field, updatedAt), oldest update first. A job waiting behind one not yet due in
+the same status and kind waits for it: a later batch reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pymongo import DeleteOne, UpdateOne
+from pymongo.collection import Collection
+
+from shared import clock, timeline
+from shared.counters import CounterStore, Tally
+from shared.jobdocs import DEFAULT_TENANT, Doc, eq, stored_events
+from shared.masking import mask_recipient
+from shared.mongo import translated
+from shared.states import TERMINAL, Event, Status
+
+PURGE_FIELDS = {"status": 1, "tenant": 1, "recipient": 1, "updatedAt": 1, "redactAfterSeconds": 1, "events": 1,
+                "attempts": 1}
+
+
+def _ms(doc: Doc) -> int:
+    return clock.epoch_ms_of(doc["updatedAt"])
+
+
+class JobPurge:
+    """Redaction and deletion of finished jobs (needs `_c` and `counters`)."""
+
+    _c: Collection[Doc]
+    counters: CounterStore
+
+    def redaction_due(self, now_ms: int, default_ms: int, limit: int) -> list[Doc]:
+        """Finished jobs due for redaction: those with their own window once it has passed since
+        their last update, the others after `default_ms`; at most `limit` of each kind a status."""
+        due: list[Doc] = []
+        with translated():
+            for status in sorted(TERMINAL):
+                for kind, window in (("ownRedact", None), ("redacted", default_ms)):
+                    query: Doc = {"status": eq(status.value), kind: eq(1 if kind == "ownRedact" else 0)}
+                    for doc in self._c.find(query, PURGE_FIELDS).sort("updatedAt", 1).limit(limit):
+                        wait = int(doc.get("redactAfterSeconds") or 0) * 1000 if window is None else window
+                        if kind == "redacted" and doc.get("redactAfterSeconds") is not None:
+                            continue  # its own window decides (the other query)
+                        if _ms(doc) + wait <= now_ms:
+                            due.append(doc)
+        return list({str(d["_id"]): d for d in due}.values())
+
+    def redact(self, docs: list[Doc], details: Doc, recipient: Callable[[str], str] = mask_recipient,
+               scrub: bool = False) -> list[str]:
+        """Erase these jobs' message and metadata, replace their recipient by `recipient(it)`, add
+        a `redacted` entry with `details`; with `scrub`, the timeline's entries lose what they said
+        of the recipient too. One bulk write of compare-and-sets on status and attempts; the ids
+        of the jobs it redacted."""
+        ops: list[UpdateOne] = []
+        for doc in docs:
+            entry = timeline.entry(Event.REDACTED, details)
+            where: Doc = {"_id": doc["_id"], "status": eq(doc["status"]), "attempts": eq(doc.get("attempts", 0)),
+                          "redacted": eq(0)}
+            update: Doc = {"$set": {"message": None, "metadata": {}, "recipient": recipient(str(doc["recipient"])),
+                                    "redacted": 1},
+                           "$unset": {"ownRedact": ""}}  # `updatedAt` stays: retention counts from the job's end
+            stored = doc.get("events") or []
+            if scrub:
+                kept = [{**e, "details": {k: v for k, v in (e.get("details") or {}).items() if k != "recipient"}}
+                        for e in stored_events(stored)]
+                update["$set"]["events"] = [*kept, entry]
+                where["events"] = {"$size": len(stored)}
+            else:
+                update["$push"] = {"events": entry}
+            ops.append(UpdateOne(where, update))
+        if not ops:
+            return []
+        with translated():
+            self._c.bulk_write(ops, ordered=False)
+            return [str(d["_id"]) for d in self._c.find({"_id": {"$in": [d["_id"] for d in docs]}, "redacted": eq(1)},
+                                                         {"_id": 1})]
+
+    def retention_due(self, cutoff_ms: int, limit: int, tenant: str | None = None) -> list[Doc]:
+        """Finished jobs (of `tenant`, when given) last updated before `cutoff_ms`, oldest first."""
+        due: list[Doc] = []
+        with translated():
+            for status in sorted(TERMINAL):
+                if tenant is None:
+                    cursor = self._c.find({"status": eq(status.value)}, PURGE_FIELDS).sort("updatedAt", 1)
+                else:  # a tenant's own, shorter retention: its jobs in order of creation
+                    cursor = self._c.find({"tenant": eq(tenant), "status": eq(status.value)}, PURGE_FIELDS) \
+                        .sort("createdAtMs", 1)
+                due += [d for d in cursor.limit(limit) if _ms(d) < cutoff_ms]
+        return due
+
+    def delete_finished(self, docs: list[Doc]) -> list[str]:
+        """Delete finished jobs, each only while it is still in the status read, moving the
+        counters; the ids deleted."""
+        ops: list[Any] = [DeleteOne({"_id": d["_id"], "status": eq(d["status"]), "attempts": eq(d.get("attempts", 0))})
+                          for d in docs]
+        if not ops:
+            return []
+        with translated():
+            self._c.bulk_write(ops, ordered=False)
+            left = {str(d["_id"]) for d in self._c.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1})}
+        gone = [d for d in docs if str(d["_id"]) not in left]
+        tally = Tally()
+        for doc in gone:
+            tally.move(str(doc.get("tenant", DEFAULT_TENANT)), Status(doc["status"]), None)
+        self.counters.apply(tally)
+        return [str(d["_id"]) for d in gone]
+
+    def mark_unredacted(self) -> int:
+        """Give jobs written before redaction existed their state (`wavecom migrate`); how many."""
+        with translated():
+            return self._c.update_many({"redacted": {"$exists": False}}, {"$set": {"redacted": 0}}).modified_count
+
+    def of_recipient(self, tenant: str, recipients: list[str]) -> list[Doc]:
+        """A tenant's jobs to any of these recipients (an erasure's), not yet erased."""
+        with translated():
+            return list(self._c.find({"tenant": eq(tenant), "recipient": {"$in": recipients}}, PURGE_FIELDS))
