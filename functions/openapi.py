@@ -14,6 +14,7 @@ from functions.http import Request, Response, json_response
 from shared.bootstrap import Deps
 from shared.hookadmin import SuppressionRequest, WebhookRequest
 from shared.idempotency import KEY_PATTERN
+from shared.privacyrequests import ErasureRequest, ExportQuery, RetentionRequest
 from shared.querying import ListQuery, RetryFilter
 from shared.stats import BUCKET_SECONDS, WINDOW_SECONDS
 from shared.validation import (
@@ -34,12 +35,13 @@ MODELS: list[type[BaseModel]] = [
     schemas.Health, schemas.BatchResult, RetryFilter, schemas.BulkRetryResult, WebhookRequest,
     schemas.Webhook, schemas.WebhookWithSecret, schemas.WebhookDelivery, schemas.WebhookTestQueued,
     SuppressionRequest, schemas.Suppression, schemas.SuppressionAdded, schemas.SnsMessage, schemas.ReceiptResult,
+    ErasureRequest, RetentionRequest, schemas.Erasure, schemas.Settings, schemas.AuditEntry,
 ]
 PROBLEMS = {
     400: "Invalid input; `errors` names each field.",
     401: "No API key, or one that is unknown or revoked.",
     403: "The SNS signature, its certificate or the topic is not trusted.",
-    404: "No such notification, webhook or suppression (or it belongs to another tenant).",
+    404: "No such notification, webhook, suppression or erasure (or it belongs to another tenant).",
     409: "The notification's status does not allow this, or the Idempotency-Key is in use.",
     413: "The body is over 1 MB.",
     415: "The body is not application/json.",
@@ -49,7 +51,7 @@ PROBLEMS = {
 }
 CREATE_EXAMPLE = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456",
                   "metadata": {"customerRef": "C-1042"}, "priority": "high", "ttlSeconds": 300}
-OPTIONAL_TIMES = ("sendAt", "expiresAt", "ttlSeconds")
+OPTIONAL_TIMES = ("sendAt", "expiresAt", "ttlSeconds", "redactAfterSeconds")
 JOB_ID_PARAM = {"name": "id", "in": "path", "required": True,
                 "schema": {"type": "string", "examples": ["6b05a10ad2944b3343f56957"]}}
 IDEMPOTENCY_KEY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
@@ -60,6 +62,8 @@ STATS_QUERY = {"windowSeconds": (10, 3600, WINDOW_SECONDS), "bucketSeconds": (1,
 STATS_BUCKETS = "must divide windowSeconds into at most 720 buckets"
 WEBHOOK_ID_PARAM = {"name": "id", "in": "path", "required": True,
                     "schema": {"type": "string", "examples": ["wh_6b05a10ad2944b3343f56957"]}}
+ERASURE_ID_PARAM = {"name": "id", "in": "path", "required": True,
+                    "schema": {"type": "string", "examples": ["er_6b05a10ad2944b3343f56957"]}}
 RECIPIENT_PARAM = {"name": "recipient", "in": "path", "required": True,
                    "description": "The recipient, or its hash (which keeps it out of URLs and access logs).",
                    "schema": {"type": "string", "examples": ["ada@bounce.example.com"]}}
@@ -144,6 +148,17 @@ OPERATIONS: dict[str, Operation] = {
                                 "Timestamp": "2026-11-24T13:05:01.123Z", "SignatureVersion": "1",
                                 "Signature": "EXAMPLE...",
                                 "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem"}),
+    "export": Operation("Export the tenant's jobs", (200, None, ("NDJSON, a job a line (redacted ones as they are "
+                        "kept), newest first, at most 1,000 lines; `Link: <...>; rel=\"next\"` when there are more")),
+                        (400,), query=ExportQuery, content_type="application/x-ndjson"),
+    "createErasure": Operation("Erase a recipient's data", (202, "Erasure", ("Erased now; `done` after its final "
+                               "pass")), (400, 413, 415), body="ErasureRequest", example={"recipient": "ada@example.com"}),
+    "getErasure": Operation("An erasure's progress", (200, "Erasure", "Running or done"), (404,),
+                            params=[ERASURE_ID_PARAM]),
+    "getSettings": Operation("How long the tenant's data is kept", (200, "Settings", "Its retention")),
+    "putSettings": Operation("Set the tenant's own, shorter retention", (200, "Settings", "Its retention now"),
+                             (400, 413, 415), body="RetentionRequest", example={"retentionDays": 7}),
+    "audits": Operation("The tenant's exports and erasures", (200, "AuditEntry", "Newest first"), list_of=True),
     "stats": Operation("Counts by status and jobs sent per second", (200, "Stats", "For the dashboard"), (400,),
                        params=[{"name": name, "in": "query", "required": False,
                                 "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},

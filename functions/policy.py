@@ -14,7 +14,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
-CORS_METHODS = "GET, POST, DELETE, OPTIONS"  # every method of functions.routes (a test checks)
+CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"  # every method of functions.routes (a test checks)
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
 CORS_EXPOSED = "Link, Location, Retry-After, X-Request-Id, Idempotent-Replayed"
 

@@ -45,11 +45,12 @@ if (shape) {
   });
 }"""
 KEEP_ID = """\
-if (pm.response.code === 201) {
+if (pm.response.code === 201 || pm.response.code === 202) {
   pm.collectionVariables.set("{variable}", pm.response.json().id);  // for the requests that follow
 }"""
 # Which collection variable a path's `{id}` is: a job's, or a webhook endpoint's.
-ID_VARIABLES = {"create": "id", "createWebhook": "webhookId"}
+ID_VARIABLES = {"create": "id", "createWebhook": "webhookId", "createErasure": "erasureId"}
+PATH_IDS = {"/api/webhooks/": "webhookId", "/api/erasures/": "erasureId"}  # whose `{id}` a path's is
 # Values a user sets besides the base URL and the key, with the defaults the collection holds.
 VARIABLES = {"recipient": "ada@example.com", "webhookUrl": WEBHOOK_URL}
 
@@ -101,7 +102,7 @@ def _script(name: str, operation: Doc, components: Doc) -> list[str]:
 
 def _item(path: str, method: str, operation: Doc, components: Doc) -> Doc:
     def variable(name: str) -> str:
-        return "webhookId" if name == "id" and path.startswith("/api/webhooks/") else name
+        return next((v for prefix, v in PATH_IDS.items() if name == "id" and path.startswith(prefix)), name)
 
     segments = [("{{" + variable(s[1:-1]) + "}}" if s.startswith("{") else s) for s in path.strip("/").split("/")]
     query = [{"key": p["name"], "value": "", "disabled": True}
@@ -136,7 +137,7 @@ def collection() -> Doc:
         "info": {"name": "WaveCom-Notifications", "description": spec["info"]["description"], "schema": SCHEMA},
         "auth": {"type": "bearer", "bearer": [{"key": "token", "value": "{{apiKey}}", "type": "string"}]},
         "variable": [{"key": "baseUrl", "value": "http://127.0.0.1:4200"}, {"key": "apiKey", "value": ""},
-                     {"key": "id", "value": ""}, {"key": "webhookId", "value": ""},
+                     {"key": "id", "value": ""}, {"key": "webhookId", "value": ""}, {"key": "erasureId", "value": ""},
                      *({"key": k, "value": v} for k, v in VARIABLES.items())],
         "item": [_item(path, method, op, components) for path, ops in spec["paths"].items()
                  for method, op in ops.items()],

@@ -35,6 +35,7 @@ class JobSummary(BaseModel):
     sendAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=SEND_AT)
     expiresAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=EXPIRES_AT)
     ttlSeconds: int | None = Field(default=None, ge=1, description=TTL)
+    redactAfterSeconds: int | None = Field(default=None, ge=0, description="As the create gave it.")
 
 
 class FieldProblem(BaseModel):
@@ -57,6 +58,7 @@ class BatchItem(BaseModel):
     sendAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=SEND_AT)
     expiresAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=EXPIRES_AT)
     ttlSeconds: int | None = Field(default=None, ge=1, description=TTL)
+    redactAfterSeconds: int | None = Field(default=None, ge=0, description="As the create gave it.")
     errors: list[FieldProblem] | None = None
 
 
@@ -80,8 +82,8 @@ class Job(BaseModel):
 
     id: str = Field(json_schema_extra=JOB_ID)
     type: Channel
-    recipient: str
-    message: str
+    recipient: str = Field(description="Masked once redacted; an erased job's is the recipient's keyed hash.")
+    message: str | None = Field(description="null once redacted.")
     metadata: dict[str, Any]
     status: Status
     attempts: int = Field(ge=0)
@@ -93,6 +95,8 @@ class Job(BaseModel):
     sendAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=SEND_AT)
     expiresAt: str | None = Field(default=None, json_schema_extra=ISO_TIME, description=EXPIRES_AT)
     ttlSeconds: int | None = Field(default=None, ge=1, description=TTL)
+    redactAfterSeconds: int | None = Field(default=None, ge=0, description="As the create gave it.")
+    redacted: bool | None = Field(default=None, description="true once its message, metadata and recipient are gone.")
 
 
 class LogEntry(BaseModel):
@@ -232,3 +236,35 @@ class ReceiptResult(BaseModel):
     confirmed: bool | None = None
     topicArn: str | None = None
     ignored: str | None = None
+
+
+class Erasure(BaseModel):
+    """An erasure of one recipient's data for the tenant."""
+
+    id: str = Field(pattern="^er_[0-9a-f]{24}$")
+    status: Literal["running", "done"] = Field(description="`done` once its final pass, after the lease time, ran.")
+    recipientHash: str = Field(pattern="^[0-9a-f]{64}$", description="The recipient's keyed hash: what is kept.")
+    createdAt: str = Field(json_schema_extra=ISO_TIME)
+    jobs: int = Field(ge=0, description="Jobs erased so far.")
+    cancelled: int = Field(ge=0, description="Of them, jobs cancelled before they were sent.")
+    finishedAt: str | None = Field(default=None, json_schema_extra=ISO_TIME)
+
+
+class Settings(BaseModel):
+    """How long the tenant's data is kept."""
+
+    retentionDays: int = Field(ge=1, description="Days a finished job is kept, then deleted.")
+    redactAfterHours: int = Field(ge=0, description="Hours after which a finished job's message and metadata go.")
+
+
+class AuditEntry(BaseModel):
+    """One export or erasure: which key asked, and when (never a recipient in clear)."""
+
+    action: Literal["export", "erasure"]
+    keyId: str | None
+    at: str = Field(json_schema_extra=ISO_TIME)
+    jobs: int | None = None
+    erasureId: str | None = None
+    recipientHash: str | None = None
+    since: str | None = None
+    until: str | None = None

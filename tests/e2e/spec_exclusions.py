@@ -66,6 +66,8 @@ EXCLUSIONS = [
     *(Exclusion(name, "is required", ("SubscribeURL and Token are required of an SNS subscription or "
                                       "unsubscribe confirmation only: a requirement that depends on Type's value"))
       for name in ("SubscribeURL", "Token")),
+    Exclusion("retentionDays", "must be at most",
+              "the deployment's own retention (WAVECOM_RETENTION_DAYS) bounds a tenant's: a setting, not a schema"),
     Exclusion("url", "has an invalid port", "a port above 65535: a URL pattern can bound digits, not their value"),
     Exclusion("url", "a tenant has at most", "a count of the endpoints registered before, not this request's shape"),
     Exclusion("Idempotency-Key", "was used with a different request body",

@@ -169,6 +169,7 @@ export class Drawer {
 
   /** The message, masked until the person asks to see it (one-time codes on a support screen). */
   message(job) {
+    if (job.redacted) return el("span", { className: "muted", text: "Erased: this job is redacted" });
     const text = job.message ?? "";
     const toggle = el("button", { type: "button", className: "link", "aria-expanded": String(this.revealed),
       id: "reveal-message" }, this.revealed ? "Hide message" : "Reveal message");

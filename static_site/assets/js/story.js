@@ -21,6 +21,7 @@ const EVENTS = {
   bounced: "Bounced (receipt)",
   complained: "Complaint (receipt)",
   suppressed: "Not sent: recipient suppressed",
+  redacted: "Redacted: message and recipient erased",
 };
 
 // The details' labels, in the order they are shown; others follow, named from their key.
@@ -37,6 +38,7 @@ const DETAILS = [
   ["bulk", "Bulk retry"],
   ["reason", "Reason"],
   ["detail", "Receipt"],
+  ["erasureId", "Erasure"],
   ["providerMessageId", "Provider message id"],
   ["at", "Reported at"],
   ["count", "Messages"],
