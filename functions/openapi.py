@@ -87,8 +87,9 @@ class Operation:
     list_of: bool = False
     content_type: str = "application/json"
     batch: bool = False  # the body is an array of `body`, and some may be refused (207)
-    # Answers a client may meet whatever it sends: they depend on the job's state (409), or on
-    # what an exported request cannot carry (an SNS signature, 403). The Postman tests accept them.
+    # Answers a client may meet whatever it sends: they depend on the job's state (409), on what
+    # was done before (a recipient suppressed already, 200), or on what an exported request
+    # cannot carry (an SNS signature, 403). The Postman tests accept them.
     situational: tuple[int, ...] = ()
     example: Any = None  # the request body's example (default: a create)
     also: tuple[tuple[int, str], ...] = ()  # other successful answers, in the same shape
@@ -138,7 +139,7 @@ OPERATIONS: dict[str, Operation] = {
                                   "Newest first"), list_of=True),
     "addSuppression": Operation("Suppress a recipient", (201, "SuppressionAdded", "Added"), (400, 413, 415),
                                 body="SuppressionRequest", example={"recipient": "ada@example.com"},
-                                also=((200, "It was suppressed already"),)),
+                                also=((200, "It was suppressed already"),), situational=(200,)),
     "removeSuppression": Operation("Lift a suppression", (204, None, "Lifted"), (404,), params=[RECIPIENT_PARAM]),
     "snsReceipt": Operation("An SES receipt (or subscription confirmation) from SNS", (200, "ReceiptResult",
                             "Verified and handled"), (400, 403), body="SnsMessage", situational=(403,), example={

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import json
 import re
 import threading
@@ -71,21 +72,31 @@ def parse_sns(body: bytes) -> dict[str, str]:
 
 def sns_url(url: str, field: str, *, pem: bool) -> str:
     """`url` when it is https on an SNS host (and, for a certificate, a .pem file)."""
-    parts = urlsplit(url)
-    host_ok = parts.scheme == "https" and parts.hostname is not None and SNS_HOST.match(parts.hostname)
-    if not host_ok or "@" in parts.netloc or parts.port not in (None, 443) or (pem and not parts.path.endswith(".pem")):
-        raise ReceiptRejected(field, "must be an https URL of an SNS host (sns.<region>.amazonaws.com)")
+    refused = ReceiptRejected(field, "must be an https URL of an SNS host (sns.<region>.amazonaws.com)")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):  # urlsplit would drop some of them silently
+        raise refused
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise refused from None
+    host_ok = parts.scheme == "https" and parts.hostname is not None and SNS_HOST.fullmatch(parts.hostname)
+    if not host_ok or "@" in parts.netloc or port not in (None, 443) or (pem and not parts.path.endswith(".pem")):
+        raise refused
     return url
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)  # SNS's answers are never followed elsewhere
 
 
 def _fetch(url: str) -> bytes:
     """A certificate over https, at most 16 KB; redirects are not followed."""
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    with opener.open(url, timeout=FETCH_TIMEOUT_S) as response:
+    with _OPENER.open(url, timeout=FETCH_TIMEOUT_S) as response:
         data: bytes = response.read(CERT_BYTES + 1)
     if len(data) > CERT_BYTES:
         raise ReceiptRejected("SigningCertURL", "names a certificate over 16 KB")
@@ -109,7 +120,7 @@ class CertificateCache:
             return hit[1]
         try:
             key = x509.load_pem_x509_certificate(self._fetch(url)).public_key()
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
             raise ReceiptRejected("SigningCertURL", "names no certificate that could be read") from None
         if not isinstance(key, rsa.RSAPublicKey):
             raise ReceiptRejected("SigningCertURL", "names a certificate without an RSA key")
@@ -148,16 +159,24 @@ def verify(message: dict[str, str], *, topics: frozenset[str], certificates: Cer
         raise ReceiptRejected("Timestamp", "is too old or in the future")
 
 
+def confirmation_url(message: dict[str, str]) -> str:
+    """A subscription confirmation's SubscribeURL, once checked to be https on an SNS host."""
+    return sns_url(message["SubscribeURL"], "SubscribeURL", pem=False)
+
+
 def confirm(message: dict[str, str], get: Callable[[str], int] | None = None) -> None:
-    """Confirm a subscription: GET its SubscribeURL (https on an SNS host only)."""
-    url = sns_url(message["SubscribeURL"], "SubscribeURL", pem=False)
-    status = (get or _get)(url)
+    """Confirm a subscription: GET its SubscribeURL (https on an SNS host only, no redirect)."""
+    url = confirmation_url(message)
+    try:
+        status = (get or _get)(url)
+    except (OSError, ValueError, http.client.HTTPException):
+        raise ReceiptRejected("SubscribeURL", "could not be reached to confirm the subscription") from None
     if status != 200:
         raise ReceiptRejected("SubscribeURL", f"answered {status} to the confirmation")
 
 
 def _get(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as response:
+    with _OPENER.open(url, timeout=FETCH_TIMEOUT_S) as response:
         return int(response.status)
 
 
@@ -180,26 +199,39 @@ def ses_event(message_text: str) -> SesEvent:
     """The SES event an SNS notification's Message holds (SES notifications, with
     `notificationType`, or event publishing, with `eventType`)."""
     try:
-        event = json.loads(message_text)
-        kind = _KINDS[event.get("notificationType") or event.get("eventType")]
-        mail = event["mail"]
-        message_id = str(mail["messageId"])
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return _read_ses(json.loads(message_text))
+    except (KeyError, TypeError, AttributeError, ValueError):  # json's errors are ValueErrors
         raise ReceiptRejected("Message", "is not an SES Delivery, Bounce or Complaint event") from None
+
+
+def _addresses(entries: Any, key: str | None) -> tuple[str, ...]:
+    """The addresses of a list of recipients (objects holding `key`, or plain strings)."""
+    found = [e.get(key) if key is not None else e for e in (entries or [])]
+    if not all(isinstance(a, str) for a in found):
+        raise TypeError("a recipient that is not an address")
+    return tuple(found)
+
+
+def _read_ses(event: Any) -> SesEvent:
+    kind = _KINDS[event.get("notificationType") or event.get("eventType")]
+    mail = event["mail"]
+    message_id = mail["messageId"]
+    if not isinstance(message_id, str) or not message_id:
+        raise TypeError("no message id")
     if kind == "bounced":
         bounce = event.get("bounce") or {}
-        recipients = tuple(r.get("emailAddress", "") for r in bounce.get("bouncedRecipients") or [])
+        recipients = _addresses(bounce.get("bouncedRecipients"), "emailAddress")
         permanent = bounce.get("bounceType") == "Permanent"
         detail = f"{bounce.get('bounceType', '')}/{bounce.get('bounceSubType', '')}"
         at = str(bounce.get("timestamp") or mail.get("timestamp") or "")
     elif kind == "complained":
         complaint = event.get("complaint") or {}
-        recipients = tuple(r.get("emailAddress", "") for r in complaint.get("complainedRecipients") or [])
+        recipients = _addresses(complaint.get("complainedRecipients"), "emailAddress")
         permanent, detail = True, str(complaint.get("complaintFeedbackType") or "complaint")
         at = str(complaint.get("timestamp") or mail.get("timestamp") or "")
     else:
         delivery = event.get("delivery") or {}
-        recipients = tuple(delivery.get("recipients") or mail.get("destination") or [])
+        recipients = _addresses(delivery.get("recipients") or mail.get("destination"), None)
         permanent, detail = False, "delivered"
         at = str(delivery.get("timestamp") or mail.get("timestamp") or "")
     return SesEvent(kind, message_id, recipients, permanent, detail, at)
@@ -207,7 +239,10 @@ def ses_event(message_text: str) -> SesEvent:
 
 def ses_notification(kind: str, message_id: str, recipient: str, at: str) -> str:
     """An SES notification in the documented shape: a hard bounce (Permanent/General), a
-    complaint (abuse) or a delivery of the message `message_id` to `recipient`."""
+    complaint (abuse) or a delivery of the message `message_id` to `recipient`; ValueError for
+    any other kind."""
+    if kind not in _KINDS.values():
+        raise ValueError(f"no SES notification of kind {kind!r}")
     mail = {"timestamp": at, "source": "noreply@wavecom.example", "messageId": message_id, "destination": [recipient]}
     if kind == "bounced":
         body: dict[str, Any] = {"notificationType": "Bounce", "mail": mail, "bounce": {

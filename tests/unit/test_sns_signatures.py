@@ -327,9 +327,8 @@ def test_a_built_notification_reads_back_whole(kind, permanent, detail):
     assert event == type(event)(kind, message_id, (recipient,), permanent, detail, at)
 
 
-# Gaps: what the module does not do yet. Each passes once it is fixed; then drop the mark.
+# Malformed input is refused naming its field, never raised as another error (a 500).
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="urlsplit's port/IPv6 errors escape as ValueError")
 @pytest.mark.parametrize("url", ["https://sns.us-east-1.amazonaws.com:abc/x.pem",
                                  "https://sns.us-east-1.amazonaws.com:99999/x.pem", "https://[::1/x.pem"])
 def test_a_certificate_url_that_does_not_parse_is_refused_naming_it(url):
@@ -338,13 +337,11 @@ def test_a_certificate_url_that_does_not_parse_is_refused_naming_it(url):
     assert refused.value.field == "SigningCertURL"
 
 
-@pytest.mark.xfail(strict=True, reason="urlsplit drops the newline, so the check passes the raw URL on")
 def test_a_certificate_url_with_control_characters_is_refused():
     with pytest.raises(ReceiptRejected):
         sns_url("https://sns.us-east-1.amazonaws.com\n/x.pem", "SigningCertURL", pem=True)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="bounce/complaint/delivery objects are not type-checked")
 @pytest.mark.parametrize("record", [
     {"notificationType": "Bounce", "mail": {"messageId": "m"}, "bounce": "x"},
     {"notificationType": "Complaint", "mail": {"messageId": "m"}, "complaint": {"complainedRecipients": ["x"]}},
@@ -355,13 +352,11 @@ def test_an_ses_event_with_malformed_parts_is_refused_naming_message(record):
     assert refused.value.field == "Message"
 
 
-@pytest.mark.xfail(strict=True, reason="an unknown kind is built as a Delivery")
 def test_an_unknown_kind_is_not_built_as_a_delivery():
     with pytest.raises(ValueError):
         ses_notification("bouncd", "m", "x@bounce.example.com", "2026-12-02T10:00:00.000Z")
 
 
-@pytest.mark.xfail(strict=True, raises=ImportError, reason="confirmation_url is not public; confirm checks inline")
 def test_the_confirmation_url_is_returned_once_checked():
     from shared.snsreceipts import confirmation_url
 

@@ -142,7 +142,7 @@ export class Drawer {
   show(job) {
     this.job = job;
     $("detail-title").textContent = `Job ${shortId(job.id)}`;
-    $("action-retry").hidden = !this.states.retryable.includes(job.status);
+    $("action-retry").hidden = !this.states.retryable.includes(job.status) || Boolean(job.redacted);
     $("action-cancel").hidden = !this.states.cancellable.includes(job.status);
     const field = (key, label, value, className = null) => [
       el("dt", { text: label }),

@@ -79,6 +79,7 @@ def stack(store_uri: str, broker_url: str, tmp_path_factory: pytest.TempPathFact
         "WAVECOM_RETRY_BASE_MS": str(RETRY_BASE_MS),
         "WAVECOM_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
         "WAVECOM_WEBHOOK_ALLOW_PRIVATE": "1",  # the webhook tests' receivers listen on loopback
+        "WAVECOM_LIFECYCLE_INTERVAL_MS": "500",  # a job asking for redaction at once is redacted quickly
     }
     log = (work / "stack.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "local.cli", "up"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)

@@ -41,3 +41,20 @@ def test_a_bounce_its_webhook_and_the_suppressed_next_job_read_in_the_drawer(pag
             "Not sent: recipient suppressed")
         expect(page.locator("#detail-fields dd[data-field='lastError']")).to_have_text(re.compile("^suppressed"))
         expect(page.locator("#detail-webhooks li")).to_have_text(["No webhook deliveries for this job."])
+
+
+def test_a_redacted_failed_job_reads_as_erased_and_offers_no_retry(page: Page, tenant: Tenant) -> None:
+    # The mock provider rejects numbers ending in 0000: the job fails at once, then is redacted.
+    job, = create(tenant, [{"type": "sms", "recipient": "+2348010000000", "message": "Your code is 123456",
+                            "redactAfterSeconds": 0}])
+    with tenant.client() as api:
+        wait_for(lambda: api.get(f"/api/notifications/{job}").json().get("redacted"), timeout=60,
+                 what="the job to be redacted")
+    open_dashboard(page, tenant)
+    row_of(page, job).click()
+    expect(page.locator("#detail-fields dd[data-field='message']")).to_have_text("Erased: this job is redacted")
+    expect(page.locator("#detail-fields dd[data-field='recipient']")).to_have_text("+234*******000")
+    expect(page.locator("#detail-fields dd[data-field='status']")).to_contain_text("failed")
+    expect(page.locator("#detail-timeline li[data-event='redacted'] .event")).to_have_text(
+        "Redacted: message and recipient erased")
+    expect(page.get_by_role("button", name="Retry", exact=True)).to_be_hidden()
