@@ -11,9 +11,10 @@ from pymongo.collection import Collection
 
 from shared import clock
 from shared.errors import WavecomError
-from shared.hookmarks import Doc, Listening, Mark, Marked, marks_of
+from shared.hookmarks import EVENT_OF, Doc, Listening, Mark, Marked, add_mark, marks_of
 from shared.jobdocs import eq, object_id
 from shared.mongo import translated
+from shared.states import Status
 
 log = logging.getLogger("wavecom.store")
 
@@ -30,6 +31,15 @@ class JobMarks:
         if self.listening is None or not self.listening(tenant, event):
             return None
         return Mark.new(event)
+
+    def marked(self, update: Doc, tenant: str, target: Status) -> Mark | None:
+        """The marker of a move to `target`, put into the move's update, when that status is a
+        webhook event an enabled endpoint of the tenant wants; else None."""
+        event = EVENT_OF.get(target)
+        mark = self.mark_for(tenant, event) if event is not None else None
+        if mark is not None:
+            add_mark(update, mark)
+        return mark
 
     def announce(self, marks: list[tuple[str, Mark]]) -> None:
         """Hand markers just stored to the publisher; one it could not take stays for the
@@ -61,13 +71,12 @@ class JobMarks:
             return self._c.update_many({"tenant": eq(tenant), "hooksAtMs": {"$exists": True}},
                                        {"$set": {"hooks": []}, "$unset": {"hooksAtMs": ""}}).modified_count
 
-    def left_marks(self, older_than_ms: int, limit: int) -> list[tuple[str, str, list[Mark], int]]:
-        """Jobs whose newest marker is older than `older_than_ms`: (job id, tenant, markers,
-        hooksAtMs), one indexed read."""
+    def left_marks(self, older_than_ms: int, limit: int) -> list[tuple[str, list[Mark], int]]:
+        """Jobs whose newest marker is older than `older_than_ms`: (job id, markers, hooksAtMs),
+        one indexed read."""
         with translated():
-            docs = self._c.find({"hooksAtMs": {"$lte": older_than_ms}},
-                                {"hooks": 1, "hooksAtMs": 1, "tenant": 1}).limit(limit)
-            return [(str(d["_id"]), str(d.get("tenant", "default")), marks_of(d), int(d["hooksAtMs"])) for d in docs]
+            docs = self._c.find({"hooksAtMs": {"$lte": older_than_ms}}, {"hooks": 1, "hooksAtMs": 1}).limit(limit)
+            return [(str(d["_id"]), marks_of(d), int(d["hooksAtMs"])) for d in docs]
 
     def retouch_marks(self, job_id: str, at_ms: int, keep: bool) -> bool:
         """Take the job's leftover markers (a compare-and-set on `hooksAtMs`): their time moves

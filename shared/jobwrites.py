@@ -20,7 +20,7 @@ from pymongo.collection import Collection
 from shared import clock, timeline
 from shared.counters import CounterStore, Tally
 from shared.deadlines import Verdict, verdict
-from shared.hookmarks import EVENT_OF, Mark, add_mark
+from shared.hookmarks import Mark
 from shared.jobdocs import (
     DEFAULT_TENANT,
     Doc,
@@ -142,9 +142,7 @@ class JobWrites(JobMarks):
                         target, fields = Status.FAILED, {"lastError": error}
                     update: Doc = {"$set": {"status": target.value, **fields}, "$currentDate": {"updatedAt": True}}
                     with_entry(where, update, doc.get("events") or [], entry)
-                    mark = self.mark_for(tenant, EVENT_OF[target])
-                    if mark:
-                        add_mark(update, mark)
+                    if mark := self.marked(update, tenant, target):
                         marks[job_id] = mark
                 else:
                     if job_id not in routed:
@@ -225,9 +223,7 @@ class JobWrites(JobMarks):
         for o in outcomes:
             update: Doc = {"$set": {"status": o.target.value, **o.fields}, "$unset": {"leaseOwner": "", "leaseUntilMs": ""},
                            "$currentDate": {"updatedAt": True}, "$push": {"events": o.entry}}
-            mark = self.mark_for(o.job.tenant, EVENT_OF[o.target]) if o.target in EVENT_OF else None
-            if mark:
-                add_mark(update, mark)
+            if mark := self.marked(update, o.job.tenant, o.target):
                 marks[o.job.id] = mark
             ops.append(UpdateOne({"_id": object_id(o.job.id), "status": eq(Status.SENDING.value),
                                   "leaseOwner": eq(o.job.lease_owner)}, update))
@@ -265,9 +261,7 @@ class JobWrites(JobMarks):
             where: Doc = {"_id": doc["_id"], "status": eq(status.value), "attempts": eq(doc.get("attempts", 0))}
             update: Doc = {"$set": {"status": Status.EXPIRED.value}, "$currentDate": {"updatedAt": True}}
             with_entry(where, update, doc.get("events") or [], entry)
-            mark = self.mark_for(str(doc.get("tenant", DEFAULT_TENANT)), Event.EXPIRED)
-            if mark:
-                add_mark(update, mark)
+            if mark := self.marked(update, str(doc.get("tenant", DEFAULT_TENANT)), Status.EXPIRED):
                 marks[str(doc["_id"])] = mark
             ops.append(UpdateOne(where, update))
             tries[str(doc["_id"])] = (doc, entry)

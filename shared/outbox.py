@@ -100,7 +100,7 @@ def publish_left_webhooks(deps: Deps, result: SweepResult) -> None:
     compare-and-set on the marker's time; a job whose markers are all pulled loses its time.
     A spare message is harmless: receivers deduplicate on `webhook-id`."""
     cutoff = epoch_ms() - deps.settings.requeue_after_ms
-    for job_id, _, marks, at_ms in deps.jobs.left_marks(cutoff, BATCH):
+    for job_id, marks, at_ms in deps.jobs.left_marks(cutoff, BATCH):
         if not deps.jobs.retouch_marks(job_id, at_ms, keep=bool(marks)) or not marks:
             continue
         deps.publisher.publish_webhooks([events_message([(job_id, mark) for mark in marks])])

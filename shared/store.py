@@ -21,7 +21,7 @@ from pymongo.collection import Collection
 from shared import timeline
 from shared.counters import CounterStore, Tally
 from shared.errors import JobNotFound
-from shared.hookmarks import EVENT_OF, Listening, Mark, Marked, add_mark
+from shared.hookmarks import Listening, Mark, Marked, add_mark
 from shared.jobdocs import (
     DEFAULT_TENANT,
     NO_TIMELINE,
@@ -276,9 +276,7 @@ class JobStore(JobScans, JobWrites, JobPurge):
                 update["$unset"] = {name: "" for name in unset}
             with_entry(match, update, doc.get("events") or [], new)
             tenant_of = str(doc.get("tenant", DEFAULT_TENANT))
-            mark = self.mark_for(tenant_of, EVENT_OF[target]) if target in EVENT_OF else None
-            if mark:
-                add_mark(update, mark)
+            mark = self.marked(update, tenant_of, target)
             with translated():
                 after = self._c.find_one_and_update(match, update, NO_TIMELINE, return_document=ReturnDocument.AFTER)
             if after is not None:
