@@ -12,7 +12,7 @@ from shared.bootstrap import Deps
 from shared.errors import FieldError, NotFound, ValidationFailed
 from shared.hashing import recipient_hash
 from shared.hookmarks import Mark
-from shared.querying import validated
+from shared.querying import validated_body
 from shared.states import WEBHOOK_EVENTS
 from shared.validation import recipient_problem
 from shared.webhooks import MAX_ENDPOINTS, Endpoint
@@ -48,16 +48,10 @@ class SuppressionRequest(BaseModel):
     recipient: str = Field(min_length=1, max_length=320)
 
 
-def _body(model: type[Any], payload: Any) -> Any:
-    if not isinstance(payload, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    return validated(model, payload, "The request has invalid fields.", _MESSAGES)
-
-
 def register(deps: Deps, tenant: str, payload: Any) -> Endpoint:
     """A new endpoint: its URL checked (scheme, and every address it resolves to), its events
     named among those a webhook can have (all of them when not given), its secret made."""
-    request: WebhookRequest = _body(WebhookRequest, payload)
+    request: WebhookRequest = validated_body(WebhookRequest, payload, _MESSAGES)
     events: list[str] = list(dict.fromkeys(request.events)) if request.events is not None else list(EVENT_NAMES)
     try:
         check_target(request.url, allow_private=deps.settings.webhook_allow_private)
@@ -88,7 +82,7 @@ def _channel(recipient: str) -> str:
 
 def suppress(deps: Deps, tenant: str, payload: Any) -> dict[str, Any]:
     """Add a recipient to the tenant's suppression list by hand."""
-    request: SuppressionRequest = _body(SuppressionRequest, payload)
+    request: SuppressionRequest = validated_body(SuppressionRequest, payload, _MESSAGES)
     if why := recipient_problem(_channel(request.recipient), request.recipient):
         raise ValidationFailed([FieldError("recipient", why)])
     added = deps.suppressions.add(tenant, request.recipient, "manual")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.errors import FieldError, ValidationFailed
-from shared.querying import CURSOR_PATTERN, Cursor, rfc3339_time, validated
+from shared.querying import CURSOR_PATTERN, Cursor, rfc3339_time, validated, validated_body
 
 EXPORT_PAGE = 1000  # lines a page of the export holds at most (Lambda and API Gateway's limits)
 _MESSAGES = {"extra_forbidden": "is not a field of this request", "missing": "is required",
@@ -45,21 +45,14 @@ class RetentionRequest(BaseModel):
     retentionDays: int | None = Field(ge=1, description="Days a finished job is kept; at most the deployment's.")
 
 
-def _body(model: type[Any], payload: Any) -> Any:
-    if not isinstance(payload, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    return validated(model, payload, "The request has invalid fields.", _MESSAGES)
-
-
 def parse_erasure(payload: Any) -> ErasureRequest:
     """An erasure's body; ValidationFailed names each bad field (never echoing the recipient)."""
-    request: ErasureRequest = _body(ErasureRequest, payload)
-    return request
+    return validated_body(ErasureRequest, payload, _MESSAGES)
 
 
 def parse_retention(payload: Any, most: int) -> RetentionRequest:
     """A retention setting, at most the deployment's `most` days."""
-    request: RetentionRequest = _body(RetentionRequest, payload)
+    request: RetentionRequest = validated_body(RetentionRequest, payload, _MESSAGES)
     if request.retentionDays is not None and request.retentionDays > most:
         raise ValidationFailed([FieldError("retentionDays", f"must be at most {most}, the deployment's retention")])
     return request

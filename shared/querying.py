@@ -183,11 +183,17 @@ def parse_list_query(query: Mapping[str, list[str]]) -> tuple[ListQuery, Cursor 
     return parsed, cursor
 
 
-def parse_retry_filter(payload: Any) -> RetryFilter:
-    """Validate a bulk retry body; ValidationFailed names each bad field."""
+def validated_body(model: type[M], payload: Any, messages: Mapping[str, str]) -> M:
+    """A decoded request body as `model`: ValidationFailed naming `body` when it is not a JSON
+    object, else each bad field in the words of `messages`."""
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    return validated(RetryFilter, payload, "The request has invalid fields.", _BODY_MESSAGES)
+    return validated(model, payload, "The request has invalid fields.", messages)
+
+
+def parse_retry_filter(payload: Any) -> RetryFilter:
+    """Validate a bulk retry body; ValidationFailed names each bad field."""
+    return validated_body(RetryFilter, payload, _BODY_MESSAGES)
 
 
 def since_ms(since: datetime | None) -> int | None:
