@@ -55,16 +55,21 @@ def _banner(settings: Settings, key_file: Path | None) -> str:
     )
 
 
+def _kept_secret(path: Path, prefix: str = "") -> str:
+    """A secret made once into `path` (readable by its owner only), and read back after."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(prefix + secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
 def _bootstrap_key(settings: Settings) -> tuple[Settings, Path | None]:
     """WAVECOM_BOOTSTRAP_KEY, or a key made once for this data directory and kept there."""
     if settings.bootstrap_key:
         return settings, None
     path = settings.data_dir / "bootstrap-key"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(PREFIX + secrets.token_urlsafe(32) + "\n")
-    return settings.with_overrides(bootstrap_key=path.read_text().strip()), path
+    return settings.with_overrides(bootstrap_key=_kept_secret(path, PREFIX)), path
 
 
 def _hash_key(settings: Settings) -> Settings:
@@ -72,12 +77,7 @@ def _hash_key(settings: Settings) -> Settings:
     set theirs as a secret): suppressions are kept as hashes under it."""
     if settings.hash_key:
         return settings
-    path = settings.data_dir / "hash-key"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32) + "\n")
-    return settings.with_overrides(hash_key=path.read_text().strip())
+    return settings.with_overrides(hash_key=_kept_secret(settings.data_dir / "hash-key"))
 
 
 def _start(name: str, argv: list[str], env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:

@@ -79,7 +79,9 @@ class JobPurge:
         if not ops:
             return []
         with translated():
-            self._c.bulk_write(ops, ordered=False)
+            if self._c.bulk_write(ops, ordered=False).modified_count == len(ops):
+                return [str(d["_id"]) for d in docs]
+            # Some had changed meanwhile: which are redacted now is read back.
             return [str(d["_id"]) for d in self._c.find({"_id": {"$in": [d["_id"] for d in docs]}, "redacted": eq(1)},
                                                          {"_id": 1})]
 
@@ -104,8 +106,10 @@ class JobPurge:
         if not ops:
             return []
         with translated():
-            self._c.bulk_write(ops, ordered=False)
-            left = {str(d["_id"]) for d in self._c.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1})}
+            if self._c.bulk_write(ops, ordered=False).deleted_count == len(ops):
+                left: set[str] = set()
+            else:  # some had changed meanwhile: which are still there is read back
+                left = {str(d["_id"]) for d in self._c.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1})}
         gone = [d for d in docs if str(d["_id"]) not in left]
         tally = Tally()
         for doc in gone:
