@@ -207,6 +207,8 @@ def test_the_same_message_redelivered_many_times_is_delivered_once(stack):
     job = create_job(deps, NewJob("sms", "+2348012345678", "once"))
     for _ in range(50):
         deps.publisher.publish_jobs([job.id])
+    # The copy that claimed the job may still be writing its outcome when the other 50 are skipped.
+    wait_terminal(deps, [job.id], timeout=60)
     wait_for(lambda: sum(e.details.get("count", 0) for e in deps.jobs.timeline(job.id)
                          if e.event.value == "duplicate_skipped") == 50, timeout=60, what="every copy to be handled")
     t = tally(stack, deps, [job.id])
