@@ -21,7 +21,7 @@ from shared import clock, timeline
 from shared.errors import JobNotFound
 from shared.masking import mask_recipient
 from shared.model import Job, NewJob, Priority
-from shared.states import Event, Status
+from shared.states import TERMINAL, Event, Status
 
 Doc = dict[str, Any]
 DEFAULT_TENANT = "default"
@@ -100,6 +100,14 @@ def with_entry(where: Doc, update: Doc, stored: list[Any], new: Doc, room: int =
     where["events"] = {"$size": len(stored)}
 
 
+def own_redaction(update: Doc, target: Status, window_s: int | None) -> None:
+    """Put into a move's update when a job with its own redaction window is due for redaction:
+    that window after the move that ends it (shared.jobpurge finds it from an index on
+    (status, `redactAtMs`)); nothing for a job without one, or a move that does not end it."""
+    if window_s is not None and target in TERMINAL:
+        update.setdefault("$set", {})["redactAtMs"] = clock.epoch_ms() + window_s * 1000
+
+
 def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
     """The document of a new job with its `created` entry: `scheduled` (with its `scheduled`
     entry) when it is to be sent later, else `pending`. Its times are kept as dates for the API
@@ -121,7 +129,6 @@ def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         "createdAtMs": clock.epoch_ms_of(t),
         "updatedAt": t,
         "events": [created],
-        "redacted": 0,  # an integer both stores index and compare alike (1 once redacted)
     }
     if new.priority is not Priority.NORMAL:  # absent: normal
         doc["priority"] = new.priority.value
@@ -129,8 +136,10 @@ def new_job_doc(new: NewJob, max_attempts: int, tenant: str) -> Doc:
         doc |= {"expiresAt": new.expires_at, "expiresAtMs": clock.epoch_ms_of(new.expires_at)}
     if new.ttl_seconds is not None:
         doc["ttlSeconds"] = new.ttl_seconds
-    if new.redact_after_seconds is not None:  # its own window: the lifecycle sweep looks for these apart
-        doc |= {"redactAfterSeconds": new.redact_after_seconds, "ownRedact": 1}
+    if new.redact_after_seconds is None:
+        doc["redacted"] = 0  # an integer both stores index and compare alike (1 once redacted)
+    else:  # its own window: due at `redactAtMs`, set when the job ends (`own_redaction`)
+        doc["redactAfterSeconds"] = new.redact_after_seconds
     if new.send_at is not None and new.send_at > t:
         doc |= {"status": Status.SCHEDULED.value, "sendAt": new.send_at, "sendAtMs": clock.epoch_ms_of(new.send_at)}
         doc["events"].append(timeline.entry(Event.SCHEDULED, {"sendAt": clock.iso(new.send_at)}, t))

@@ -2,14 +2,17 @@
 metadata erased, the recipient masked, or for an erasure replaced by its keyed hash) and
 deletion once retention ends, in bounded batches. Part of shared.store.JobStore (a mixin).
 
-Each finished job carries `redacted: 0` until it is redacted (1); a job with its own
-`redactAfterSeconds` also carries `ownRedact: 1` until then, so each kind is found from an index
-on (status, that field, updatedAt), oldest update first. A job waiting behind one not yet due in
-the same status and kind waits for it: a later batch reaches it.
+A job without its own window carries `redacted: 0` until it is redacted (1), and one setting's
+window applies to all of them, so those due are the oldest updates of an index on (status,
+`redacted`, updatedAt). A job with its own `redactAfterSeconds` carries, from the move that ends
+it, the time it is due (`redactAtMs`, shared.jobdocs.own_redaction) and no `redacted` until it is
+redacted; those due are the smallest of an index on (status, `redactAtMs`). Either way a batch
+holds only jobs that are due, so none waits behind one that is not.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +26,7 @@ from shared.masking import mask_recipient
 from shared.mongo import translated
 from shared.states import TERMINAL, Event, Status
 
-PURGE_FIELDS = {"status": 1, "tenant": 1, "recipient": 1, "updatedAt": 1, "redactAfterSeconds": 1, "events": 1,
-                "attempts": 1}
+PURGE_FIELDS = {"status": 1, "tenant": 1, "recipient": 1, "updatedAt": 1, "events": 1, "attempts": 1}
 
 
 def _ms(doc: Doc) -> int:
@@ -38,20 +40,18 @@ class JobPurge:
     counters: CounterStore
 
     def redaction_due(self, now_ms: int, default_ms: int, limit: int) -> list[Doc]:
-        """Finished jobs due for redaction: those with their own window once it has passed since
-        their last update, the others after `default_ms`; at most `limit` of each kind a status."""
+        """Finished jobs due for redaction: those without their own window last updated
+        `default_ms` ago or more, and those whose own window has passed since they ended; at most
+        `limit` of each kind a status."""
         due: list[Doc] = []
         with translated():
             for status in sorted(TERMINAL):
-                for kind, window in (("ownRedact", None), ("redacted", default_ms)):
-                    query: Doc = {"status": eq(status.value), kind: eq(1 if kind == "ownRedact" else 0)}
-                    for doc in self._c.find(query, PURGE_FIELDS).sort("updatedAt", 1).limit(limit):
-                        wait = int(doc.get("redactAfterSeconds") or 0) * 1000 if window is None else window
-                        if kind == "redacted" and doc.get("redactAfterSeconds") is not None:
-                            continue  # its own window decides (the other query)
-                        if _ms(doc) + wait <= now_ms:
-                            due.append(doc)
-        return list({str(d["_id"]): d for d in due}.values())
+                oldest = self._c.find({"status": eq(status.value), "redacted": eq(0)}, PURGE_FIELDS) \
+                    .sort("updatedAt", 1).limit(limit)
+                due += itertools.takewhile(lambda d: _ms(d) + default_ms <= now_ms, oldest)
+                due += self._c.find({"status": eq(status.value), "redactAtMs": {"$lte": now_ms}}, PURGE_FIELDS) \
+                    .sort("redactAtMs", 1).limit(limit)
+        return due
 
     def redact(self, docs: list[Doc], details: Doc, recipient: Callable[[str], str] = mask_recipient,
                scrub: bool = False) -> list[str]:
@@ -63,10 +63,10 @@ class JobPurge:
         for doc in docs:
             entry = timeline.entry(Event.REDACTED, details)
             where: Doc = {"_id": doc["_id"], "status": eq(doc["status"]), "attempts": eq(doc.get("attempts", 0)),
-                          "redacted": eq(0)}
+                          "redacted": {"$in": [0, None]}}  # not `$ne: 1`: test_store_gaps.py
             update: Doc = {"$set": {"message": None, "metadata": {}, "recipient": recipient(str(doc["recipient"])),
                                     "redacted": 1},
-                           "$unset": {"ownRedact": ""}}  # `updatedAt` stays: retention counts from the job's end
+                           "$unset": {"redactAtMs": ""}}  # `updatedAt` stays: retention counts from the job's end
             stored = doc.get("events") or []
             if scrub:
                 kept = [{**e, "details": {k: v for k, v in (e.get("details") or {}).items() if k != "recipient"}}
@@ -118,9 +118,11 @@ class JobPurge:
         return [str(d["_id"]) for d in gone]
 
     def mark_unredacted(self) -> int:
-        """Give jobs written before redaction existed their state (`wavecom migrate`); how many."""
+        """Give jobs written before redaction existed their state (`wavecom migrate`); how many.
+        (Jobs with their own window have none until redacted: they were written after.)"""
         with translated():
-            return self._c.update_many({"redacted": {"$exists": False}}, {"$set": {"redacted": 0}}).modified_count
+            return self._c.update_many({"redacted": {"$exists": False}, "redactAfterSeconds": {"$exists": False}},
+                                       {"$set": {"redacted": 0}}).modified_count
 
     def of_recipient(self, tenant: str, recipients: list[str]) -> list[Doc]:
         """A tenant's jobs to any of these recipients (an erasure's), not yet erased."""

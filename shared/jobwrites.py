@@ -28,6 +28,7 @@ from shared.jobdocs import (
     fingerprint,
     job_of,
     object_id,
+    own_redaction,
     same_entry,
     stored_events,
     with_entry,
@@ -142,6 +143,7 @@ class JobWrites(JobMarks):
                         target, fields = Status.FAILED, {"lastError": error}
                     update: Doc = {"$set": {"status": target.value, **fields}, "$currentDate": {"updatedAt": True}}
                     with_entry(where, update, doc.get("events") or [], entry)
+                    own_redaction(update, target, doc.get("redactAfterSeconds"))
                     if mark := self.marked(update, tenant, target):
                         marks[job_id] = mark
                 else:
@@ -223,6 +225,7 @@ class JobWrites(JobMarks):
         for o in outcomes:
             update: Doc = {"$set": {"status": o.target.value, **o.fields}, "$unset": {"leaseOwner": "", "leaseUntilMs": ""},
                            "$currentDate": {"updatedAt": True}, "$push": {"events": o.entry}}
+            own_redaction(update, o.target, o.job.redact_after_seconds)
             if mark := self.marked(update, o.job.tenant, o.target):
                 marks[o.job.id] = mark
             ops.append(UpdateOne({"_id": object_id(o.job.id), "status": eq(Status.SENDING.value),
@@ -251,7 +254,8 @@ class JobWrites(JobMarks):
         now_ms = clock.epoch_ms()
         with translated():
             docs = list(self._c.find({"status": eq(status.value), "expiresAtMs": {"$lte": now_ms}},
-                                     {"status": 1, "attempts": 1, "tenant": 1, "events": 1, "expiresAt": 1})
+                                     {"status": 1, "attempts": 1, "tenant": 1, "events": 1, "expiresAt": 1,
+                                      "redactAfterSeconds": 1})
                         .limit(limit))
         tries: dict[str, tuple[Doc, Doc]] = {}
         marks: dict[str, Mark] = {}
@@ -261,6 +265,7 @@ class JobWrites(JobMarks):
             where: Doc = {"_id": doc["_id"], "status": eq(status.value), "attempts": eq(doc.get("attempts", 0))}
             update: Doc = {"$set": {"status": Status.EXPIRED.value}, "$currentDate": {"updatedAt": True}}
             with_entry(where, update, doc.get("events") or [], entry)
+            own_redaction(update, Status.EXPIRED, doc.get("redactAfterSeconds"))
             if mark := self.marked(update, str(doc.get("tenant", DEFAULT_TENANT)), Status.EXPIRED):
                 marks[str(doc["_id"])] = mark
             ops.append(UpdateOne(where, update))

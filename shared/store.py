@@ -31,6 +31,7 @@ from shared.jobdocs import (
     job_of,
     new_job_doc,
     object_id,
+    own_redaction,
     priority_of,
     stored_events,
     with_entry,
@@ -91,8 +92,9 @@ class JobStore(JobScans, JobWrites, JobPurge):
             self._c.create_index([("status", ASCENDING), ("sendAtMs", ASCENDING)])  # scheduled jobs now due
             self._c.create_index([("hooksAtMs", ASCENDING)], sparse=True)  # webhook markers left behind
             self._c.create_index([("providerMessageId", ASCENDING)], sparse=True)  # receipts find their job
-            for kind in ("redacted", "ownRedact"):  # finished jobs due for redaction (shared.jobpurge)
-                self._c.create_index([("status", ASCENDING), (kind, ASCENDING), ("updatedAt", ASCENDING)])
+            # Finished jobs due for redaction (shared.jobpurge): after the setting's window, or their own.
+            self._c.create_index([("status", ASCENDING), ("redacted", ASCENDING), ("updatedAt", ASCENDING)])
+            self._c.create_index([("status", ASCENDING), ("redactAtMs", ASCENDING)])
         self.counters.ensure_indexes()
 
     # -- accepting -------------------------------------------------------------------------
@@ -275,6 +277,7 @@ class JobStore(JobScans, JobWrites, JobPurge):
             if unset:
                 update["$unset"] = {name: "" for name in unset}
             with_entry(match, update, doc.get("events") or [], new)
+            own_redaction(update, target, doc.get("redactAfterSeconds"))
             tenant_of = str(doc.get("tenant", DEFAULT_TENANT))
             mark = self.marked(update, tenant_of, target)
             with translated():

@@ -60,6 +60,20 @@ def test_a_jobs_own_window_of_zero_redacts_it_as_soon_as_it_ends(deps, worker):
     assert raw(deps, job.id)["message"] is None and raw(deps, kept.id)["message"] == CODE
 
 
+def test_jobs_not_yet_due_hold_back_no_job_that_is(deps, worker):
+    """Jobs kept longer by their own window, and older than every other, fill no batch: a batch of
+    two still finds the job of window 0 and the one past the setting's window."""
+    kept = [create_job(deps, sms(redact_after_seconds=86_400)) for _ in range(3)]
+    for job in kept:
+        sent(deps, job.id)
+        age(deps, job.id, days=3)
+    zero, old = create_job(deps, sms(redact_after_seconds=0)), create_job(deps, sms())
+    sent(deps, zero.id), sent(deps, old.id)
+    age(deps, old.id, hours=25)
+    due = deps.jobs.redaction_due(lifecycle.clock.epoch_ms(), 24 * 3_600_000, limit=2)
+    assert sorted(str(d["_id"]) for d in due) == sorted([zero.id, old.id])
+
+
 def test_a_redacted_failed_job_cannot_be_retried_and_the_bulk_retry_skips_it(deps, worker, api):
     job = create_job(deps, sms(recipient="+2348010000000", redact_after_seconds=0))  # the mock rejects ...0000
     wait_for(lambda: deps.jobs.get(job.id).status.value == "failed", what="the job to fail")

@@ -80,3 +80,12 @@ def test_per_second_throughput_documents_of_the_earlier_shape_are_deleted(deps):
     assert [d["_id"] for d in counters.find({"_id": {"$regex": "^rate/"}})] == ["rate/acme/m1764000000"]
     assert "tenant_1_second_1" not in counters.index_information()
     assert migrate(deps).seconds == 0  # again: nothing more to do
+
+
+def test_jobs_from_before_redaction_are_given_their_state_and_the_lifecycle_then_redacts_them(deps):
+    db = deps.jobs.client[deps.settings.mongodb_db]
+    old = old_job(db, "sent")
+    assert deps.jobs.redaction_due(int(T0.timestamp() * 1000) + 86_400_000, 3_600_000, 10) == []  # unseen before
+    assert migrate(deps).lifecycle == 1 and migrate(deps).lifecycle == 0
+    due = deps.jobs.redaction_due(int(T0.timestamp() * 1000) + 86_400_000, 3_600_000, 10)
+    assert [d["_id"] for d in due] == [old]

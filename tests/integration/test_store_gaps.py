@@ -109,3 +109,10 @@ def test_a_group_on_a_compound_key_does_not_group_so_counters_are_recounted_per_
 def test_an_upsert_increment_of_a_dotted_path_makes_a_dotted_key_so_counters_are_flat_fields(db):
     db.counters.update_one({"_id": "x"}, {"$inc": {"counts.sent": 1}}, upsert=True)
     assert db.counters.find_one({"_id": "x"}) == {"_id": "x", "counts.sent": 1}  # MongoDB: {"counts": {"sent": 1}}
+
+
+def test_an_update_filter_of_ne_misses_a_missing_field_so_unredacted_is_written_as_in_0_none(db):
+    _id = db.jobs.insert_one({"status": "sent"}).inserted_id  # a job with its own window: no `redacted` yet
+    assert db.jobs.find_one({"_id": _id, "redacted": {"$ne": 1}}) is not None
+    assert db.jobs.update_one({"_id": _id, "redacted": {"$ne": 1}}, {"$set": {"x": 1}}).matched_count == 0  # MongoDB: 1
+    assert db.jobs.update_one({"_id": _id, "redacted": {"$in": [0, None]}}, {"$set": {"x": 1}}).matched_count == 1
