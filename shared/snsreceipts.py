@@ -16,7 +16,6 @@ import http.client
 import json
 import re
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -104,28 +104,42 @@ def _fetch(url: str) -> bytes:
 
 
 class CertificateCache:
-    """SNS's signing certificates' public keys, fetched once per URL and kept for `ttl_s`."""
+    """SNS's signing certificates' public keys, fetched once per URL and kept for `ttl_s`. A URL
+    whose fetch failed is refused without a new fetch for `refused_ttl_s`, and both caches are
+    bounded, so a caller who knows an allowed topic cannot make each request fetch another URL."""
 
-    def __init__(self, fetch: Callable[[str], bytes] | None = None, ttl_s: float = 3600.0) -> None:
+    def __init__(self, fetch: Callable[[str], bytes] | None = None, ttl_s: float = 3600.0,
+                 refused_ttl_s: float = 300.0, size: int = 64) -> None:
         self._fetch = fetch or _fetch
-        self._ttl_s = ttl_s
-        self._keys: dict[str, tuple[float, rsa.RSAPublicKey]] = {}
+        self._keys: TTLCache[str, rsa.RSAPublicKey] = TTLCache(maxsize=size, ttl=ttl_s)
+        self._refused: TTLCache[str, str] = TTLCache(maxsize=size * 4, ttl=refused_ttl_s)  # url -> why
         self._lock = threading.Lock()
 
     def public_key(self, url: str) -> rsa.RSAPublicKey:
         """The RSA public key of the certificate at `url` (an SNS URL, checked by the caller)."""
         with self._lock:
-            hit = self._keys.get(url)
-        if hit is not None and time.monotonic() - hit[0] < self._ttl_s:
-            return hit[1]
+            key, refused = self._keys.get(url), self._refused.get(url)
+        if key is not None:
+            return key
+        if refused is not None:
+            raise ReceiptRejected("SigningCertURL", refused)
+        try:
+            key = self._read(url)
+        except ReceiptRejected as e:
+            with self._lock:
+                self._refused[url] = e.errors[0].message
+            raise
+        with self._lock:
+            self._keys[url] = key
+        return key
+
+    def _read(self, url: str) -> rsa.RSAPublicKey:
         try:
             key = x509.load_pem_x509_certificate(self._fetch(url)).public_key()
         except (OSError, ValueError, http.client.HTTPException):
             raise ReceiptRejected("SigningCertURL", "names no certificate that could be read") from None
         if not isinstance(key, rsa.RSAPublicKey):
             raise ReceiptRejected("SigningCertURL", "names a certificate without an RSA key")
-        with self._lock:
-            self._keys[url] = (time.monotonic(), key)
         return key
 
 

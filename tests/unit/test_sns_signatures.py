@@ -206,6 +206,25 @@ def test_an_unreadable_certificate_is_refused_naming_signing_cert_url(signer, fe
     assert refusal(message, CertificateCache(fetch=fetch)).field == "SigningCertURL"
 
 
+def test_a_url_whose_certificate_could_not_be_read_is_refused_again_without_a_fetch(signer):
+    calls: list[str] = []
+    cache = CertificateCache(fetch=lambda url: calls.append(url) or b"not a certificate")
+    message = checked(sign(signer, notification("{}")))
+    first, second = refusal(message, cache), refusal(message, cache)
+    assert calls == [CERT_URL] and (first.field, str(first)) == (second.field, str(second))
+
+
+def test_the_caches_are_bounded_so_many_urls_keep_few_entries(signer):
+    cache = CertificateCache(fetch=lambda url: signer.pem if url.endswith("good.pem") else b"", size=2)
+    urls = [f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n}.pem" for n in range(20)]
+    for url in urls:
+        with pytest.raises(ReceiptRejected):
+            cache.public_key(url)
+    for n in range(5):
+        cache.public_key(f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n}good.pem")
+    assert len(cache._refused) == 8 and len(cache._keys) == 2
+
+
 ENVELOPE = {"SignatureVersion": "1", "Signature": "c2ln", "SigningCertURL": CERT_URL}  # parse_sns does not verify
 
 
