@@ -47,7 +47,7 @@ PROBLEMS = {
     415: "The body is not application/json.",
     422: "The Idempotency-Key was used with a different body.",
     429: "Over the tenant's rate limit; see Retry-After.",
-    503: "The store or the broker is unavailable; try again.",
+    503: "The store or the broker is unavailable (try again), or a setting the request needs is missing.",
 }
 CREATE_EXAMPLE = {"type": "sms", "recipient": "+2348012345678", "message": "Your code is 123456",
                   "metadata": {"customerRef": "C-1042"}, "priority": "high", "ttlSeconds": 300}

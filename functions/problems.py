@@ -8,6 +8,7 @@ import math
 from functions.http import Response, problem
 from shared.errors import (
     BrokerUnavailable,
+    ConfigError,
     FieldError,
     IdempotencyConflict,
     IllegalTransition,
@@ -54,6 +55,9 @@ def problem_for(error: Exception) -> Response:
     if isinstance(error, StoreUnavailable | BrokerUnavailable):
         return problem(503, "A backing service is unavailable; try again shortly.", slug="unavailable",
                        headers={"Retry-After": "5"})
+    if isinstance(error, ConfigError):  # a setting this request needs is missing: nothing of the request is echoed
+        log.error("request needs a setting", extra={"error": str(error)})
+        return problem(503, f"This deployment cannot serve this request: {error}.", slug="not-configured")
     if isinstance(error, StoreError | WavecomError):
         log.error("request failed", extra={"error": str(error), "kind": type(error).__name__})
         return problem(500, "The request could not be completed.", slug="internal")

@@ -87,7 +87,11 @@ def test_dispatch_is_fed_by_one_amazon_mq_event_source_per_lane_the_functions_pu
     # same parameter, through Globals, which a function's own variable would override.
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["WAVECOM_QUEUE"] == {"Ref": "QueueName"}
-    assert {"MONGODB_URI", "RABBITMQ_URL", "MONGODB_DB"} <= env.keys()
+    assert {"MONGODB_URI", "RABBITMQ_URL", "MONGODB_DB", "WAVECOM_SNS_TOPIC_ARNS"} <= env.keys()
+    # Every function hashes recipients under one key, resolved from the app secret like the URIs.
+    for secret in ("MONGODB_URI", "WAVECOM_HASH_KEY"):
+        assert {"Ref": "AppSecretArn"} in env[secret]["Fn::Join"][1], secret
+        assert f":SecretString:{secret}}}}}" in env[secret]["Fn::Join"][1], secret
     for name, resource in resources.items():
         if resource["Type"] == "AWS::Serverless::Function":
             own = resource["Properties"].get("Environment", {}).get("Variables", {})

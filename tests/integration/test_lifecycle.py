@@ -188,3 +188,12 @@ def test_bad_erasures_are_refused_naming_the_field_without_echoing_it(api):
         answer = api.post("/api/erasures", json=body)
         assert answer.status_code == 400 and field in [e["field"] for e in answer.json()["errors"]]
     assert api.get("/api/erasures/er_6b05a10ad2944b3343f56957").status_code == 404
+
+
+def test_without_a_hash_key_erasures_and_suppressions_are_refused_as_not_configured(make_deps, api_for):
+    api = api_for(make_deps(hash_key=""))
+    for path, body in (("/api/erasures", {"recipient": RECIPIENT}), ("/api/suppressions", {"recipient": RECIPIENT})):
+        answer = api.post(path, json=body)
+        problem = answer.json()
+        assert answer.status_code == 503 and problem["type"].endswith("not-configured"), path
+        assert "WAVECOM_HASH_KEY" in problem["detail"] and RECIPIENT not in answer.text

@@ -128,6 +128,12 @@ def test_the_api_requires_a_bootstrap_key_instead_of_defaulting_to_a_known_one()
     assert re.fullmatch(r"\$\{WAVECOM_BOOTSTRAP_KEY:\?[^}]+\}", raw)
 
 
+def test_every_service_requires_the_one_hash_key_instead_of_running_without_suppressions() -> None:
+    for name in ("api", "worker", "webhooks", "sweeper"):
+        raw = compose()["services"][name]["environment"]["WAVECOM_HASH_KEY"]
+        assert re.fullmatch(r"\$\{WAVECOM_HASH_KEY:\?[^}]+\}", raw), name
+
+
 def test_the_mongodb_replica_set_is_the_one_the_uri_names_and_the_health_check_initiates() -> None:
     mongo = compose()["services"]["mongo"]
     command = mongo["command"]
@@ -226,7 +232,7 @@ def test_docker_compose_accepts_the_file_where_it_is_installed() -> None:
         pytest.skip("the docker CLI has no compose plugin here")
     run = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
                          check=False, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "WAVECOM_BOOTSTRAP_KEY": "wck_check"})
+                         env={**os.environ, "WAVECOM_BOOTSTRAP_KEY": "wck_check", "WAVECOM_HASH_KEY": "check"})
     assert run.returncode == 0, run.stderr
 
 
