@@ -6,6 +6,7 @@ dependencies from here. Nothing connects until first use.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -39,6 +40,8 @@ from shared.tenants import KEYS, KeyStore
 from shared.topology import LANES, Topology
 from shared.turns import TURNS, Turns
 from shared.webhooks import DELIVERIES, WEBHOOKS, WebhookStore
+
+log = logging.getLogger("wavecom.bootstrap")
 
 
 @dataclass
@@ -143,6 +146,9 @@ def build(settings: Settings, providers: dict[str, list[Provider]] | None = None
     publisher = Publisher(settings.rabbitmq_url, topology(settings))
     webhooks = WebhookStore(db[WEBHOOKS], db[DELIVERIES])
     suppressions = SuppressionStore(db[SUPPRESSIONS], settings.hash_key)
+    if not settings.hash_key:
+        log.warning("WAVECOM_HASH_KEY is not set: suppressed recipients are not skipped, and suppressions and "
+                    "erasures are refused")
 
     def listening(tenant: str, event: str) -> bool:
         return bool(webhooks.listening(tenant, event))
