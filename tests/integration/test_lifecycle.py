@@ -60,6 +60,14 @@ def test_a_jobs_own_window_of_zero_redacts_it_as_soon_as_it_ends(deps, worker):
     assert raw(deps, job.id)["message"] is None and raw(deps, kept.id)["message"] == CODE
 
 
+def test_a_cancelled_job_is_redacted_after_its_own_window_counted_from_the_cancel(deps, api):
+    job = create_job(deps, sms(send_at=datetime.now(UTC) + timedelta(days=1), redact_after_seconds=0))
+    assert lifecycle.lifecycle_sweep(deps).redacted == 0  # not ended yet
+    assert api.post(f"/api/notifications/{job.id}/cancel").status_code == 200
+    assert lifecycle.lifecycle_sweep(deps).redacted == 1
+    assert raw(deps, job.id)["message"] is None and "redactAtMs" not in raw(deps, job.id)
+
+
 def test_jobs_not_yet_due_hold_back_no_job_that_is(deps, worker):
     """Jobs kept longer by their own window, and older than every other, fill no batch: a batch of
     two still finds the job of window 0 and the one past the setting's window."""
