@@ -150,7 +150,7 @@ OPERATIONS: dict[str, Operation] = {
                                 "Signature": "EXAMPLE...",
                                 "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem"}),
     "export": Operation("Export the tenant's jobs", (200, None, ("NDJSON, a job a line (redacted ones as they are "
-                        "kept), newest first, at most 1,000 lines; `Link: <...>; rel=\"next\"` when there are more")),
+                        "kept), newest first, at most 1,000 lines and 5 MB; `Link: <...>; rel=\"next\"` when there are more")),
                         (400,), query=ExportQuery, content_type="application/x-ndjson"),
     "createErasure": Operation("Erase a recipient's data", (202, "Erasure", ("Erased now; `done` after its final "
                                "pass")), (400, 413, 415), body="ErasureRequest", example={"recipient": "ada@example.com"}),

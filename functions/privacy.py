@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
 from functions.http import Request, Response, is_json, json_response, problem
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms_of
+from shared.exportpages import export_page
 from shared.lifecycle import erase
-from shared.privacyrequests import EXPORT_PAGE, parse_erasure, parse_export, parse_retention
+from shared.privacyrequests import parse_erasure, parse_export, parse_retention
 from shared.privacystores import erasure_json
 from shared.querying import Cursor
 from shared.validation import parse_json_body
@@ -37,22 +37,19 @@ def get_erasure(request: Request, deps: Deps) -> Response:
 
 
 def export(request: Request, deps: Deps) -> Response:
-    """The tenant's jobs as NDJSON, newest first, at most 1,000 lines a page; the next page in
-    `Link`. Each page is recorded in the audit trail."""
+    """The tenant's jobs as NDJSON, newest first, a page within the response limits
+    (shared.exportpages); the next page in `Link`. Each page is recorded in the audit trail."""
     since, until, cursor = parse_export(request.query)
     after = (cursor.created_ms, cursor.job_id) if cursor else (epoch_ms_of(until), FAR_ID) if until else None
-    jobs = deps.jobs.page(_tenant(request), {}, EXPORT_PAGE + 1, after=after,
-                          since_ms=epoch_ms_of(since) if since else None)
-    page, more = jobs[:EXPORT_PAGE], len(jobs) > EXPORT_PAGE
+    page = export_page(deps.jobs, _tenant(request), after, epoch_ms_of(since) if since else None)
     headers = {"Content-Type": NDJSON}
-    if more:
+    if page.next_after:
         params = {k: v[0] for k, v in request.query.items() if k != "cursor"}
-        params["cursor"] = Cursor(epoch_ms_of(page[-1].created_at), page[-1].id).encode()
+        params["cursor"] = Cursor(*page.next_after).encode()
         headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
-    deps.audits.record(_tenant(request), "export", request.key_id, jobs=len(page),
+    deps.audits.record(_tenant(request), "export", request.key_id, jobs=len(page.lines),
                        since=since.isoformat() if since else None, until=until.isoformat() if until else None)
-    body = "".join(json.dumps(job.to_json(), separators=(",", ":")) + "\n" for job in page)
-    return Response(200, body.encode(), headers)
+    return Response(200, "".join(page.lines).encode(), headers)
 
 
 def get_settings(request: Request, deps: Deps) -> Response:

@@ -12,7 +12,6 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from shared.errors import FieldError, ValidationFailed
 from shared.querying import CURSOR_PATTERN, Cursor, rfc3339_time, validated, validated_body
 
-EXPORT_PAGE = 1000  # lines a page of the export holds at most (Lambda and API Gateway's limits)
 _MESSAGES = {"extra_forbidden": "is not a field of this request", "missing": "is required",
              "string_type": "must be a string", "string_too_short": "must not be empty",
              "string_too_long": "is too long", "int_type": "must be a whole number of days",

@@ -5,7 +5,7 @@ store itself, so the data is shown gone, not just hidden by the API."""
 import json
 from datetime import UTC, datetime, timedelta
 
-from shared import lifecycle
+from shared import exportpages, lifecycle
 from shared.hashing import recipient_hash
 from shared.intake import create_job
 from shared.model import NewJob
@@ -160,27 +160,32 @@ def test_an_erasure_redacts_with_the_hash_cancels_scrubs_keeps_suppressions_and_
     assert "recipient" not in db["erasures"].find_one({"_id": erasure["id"]})
 
 
-def test_the_export_pages_ndjson_with_link_and_audits_each_page(deps, api, worker):
-    from functions import privacy
+def export_all(api, url="/api/notifications/export"):
+    """Every page of an export, following `Link`: the body of each page."""
+    pages = []
+    while url:
+        page = api.get(url)
+        assert page.status_code == 200 and page.headers["content-type"] == "application/x-ndjson"
+        pages.append(page.text)
+        link = page.headers.get("link")
+        url = link[1:link.index(">")] if link else None
+    return pages
 
+
+def lines(page):
+    return [json.loads(line) for line in page.splitlines()]
+
+
+def test_the_export_pages_ndjson_with_link_and_audits_each_page(deps, api, worker, monkeypatch):
     jobs = [create_job(deps, sms(recipient=f"+23480123456{i:02d}")) for i in range(5)]
     for job in jobs:
         sent(deps, job.id)
     deps.jobs.redact([raw(deps, jobs[0].id)], {"reason": "test"})
-    original = privacy.EXPORT_PAGE
-    privacy.EXPORT_PAGE = 2
-    try:
-        seen, url = [], "/api/notifications/export"
-        while url:
-            page = api.get(url)
-            assert page.status_code == 200 and page.headers["content-type"] == "application/x-ndjson"
-            lines = [json.loads(line) for line in page.text.splitlines()]
-            assert len(lines) <= 2
-            seen += lines
-            link = page.headers.get("link")
-            url = link[1:link.index(">")] if link else None
-    finally:
-        privacy.EXPORT_PAGE = original
+    monkeypatch.setattr(exportpages, "EXPORT_PAGE", 2)
+    monkeypatch.setattr(exportpages, "CHUNK", 3)  # pages that end inside a chunk and across one
+    pages = [lines(p) for p in export_all(api)]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    seen = [j for p in pages for j in p]
     assert [j["id"] for j in seen] == [j.id for j in reversed(jobs)]
     redacted = next(j for j in seen if j["id"] == jobs[0].id)
     assert redacted["redacted"] is True and redacted["message"] is None
@@ -189,6 +194,17 @@ def test_the_export_pages_ndjson_with_link_and_audits_each_page(deps, api, worke
     assert until.text == ""
     bad = api.get("/api/notifications/export", params={"since": "yesterday"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "since"
+
+
+def test_a_page_of_long_emails_stays_within_lambdas_6_mb_response(deps, api):
+    """15 e-mails of 100,000 quotes: each line takes 400 KB in Lambda's JSON response, so 1,000
+    lines a page would be 6 GB; the pages stop at the byte budget instead."""
+    quotes = '"' * 100_000
+    jobs = [create_job(deps, NewJob("email", f"user{i}@example.com", quotes)) for i in range(15)]
+    pages = export_all(api)
+    assert len(pages) > 1 and sum(len(lines(p)) for p in pages) == len(jobs)
+    for body in pages:
+        assert len(json.dumps({"statusCode": 200, "headers": {}, "body": body})) < 6 * 1024 * 1024
 
 
 def test_bad_erasures_are_refused_naming_the_field_without_echoing_it(api):
