@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import json
 
-from functions.http import Request, Response, json_response
+from functions.http import JSON, Request, Response
+from functions.links import next_link
 from shared.bootstrap import Deps
-from shared.clock import epoch_ms_of
-from shared.querying import Cursor, parse_list_query, since_ms
+from shared.pagebudget import fitted
+from shared.querying import parse_list_query, since_ms
 
 
 def handle(request: Request, deps: Deps) -> Response:
-    """A JSON array of at most `limit` (≤100) jobs; the next page's URL in a `Link` header."""
+    """A JSON array of at most `limit` (≤100) jobs, fewer when more would not fit a response
+    (shared.pagebudget); the next page's URL in a `Link` header."""
     query, cursor = parse_list_query(request.query)
     jobs = deps.jobs.page(
         request.tenant or "default",
@@ -20,11 +22,6 @@ def handle(request: Request, deps: Deps) -> Response:
         after=None if cursor is None else (cursor.created_ms, cursor.job_id),
         since_ms=since_ms(query.since),
     )
-    page, more = jobs[: query.limit], len(jobs) > query.limit
-    headers = {}
-    if more:
-        last = page[-1]
-        params = {k: v[0] for k, v in request.query.items() if k != "cursor"}
-        params["cursor"] = Cursor(epoch_ms_of(last.created_at), last.id).encode()
-        headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
-    return json_response(200, [job.to_json() for job in page], headers)
+    page = fitted(jobs, lambda job: json.dumps(job.to_json()), query.limit)
+    body = "[" + ", ".join(page.texts) + "]"  # as json.dumps writes the list
+    return Response(200, body.encode(), {"Content-Type": JSON, **next_link(request, page.last if page.more else None)})

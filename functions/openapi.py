@@ -107,7 +107,7 @@ OPERATIONS: dict[str, Operation] = {
                            (400, 409, 413, 415, 422), body="RetryFilter", params=[IDEMPOTENCY_KEY_PARAM],
                            example={"status": "failed", "type": "sms"},
                            also=((200, "A dry run: the matching jobs counted, nothing changed"),)),
-    "list": Operation("List notifications, newest first", (200, "Job", "A page of jobs; `Link: <...>; rel=\"next\"` when there are more"),
+    "list": Operation("List notifications, newest first", (200, "Job", "A page of at most `limit` jobs (fewer past 5 MB); `Link: <...>; rel=\"next\"` when there are more"),
                       (400,), query=ListQuery, list_of=True),
     "get": Operation("Get a notification", (200, "Job", "The job"), (404,), params=[JOB_ID_PARAM]),
     "logs": Operation("A notification's timeline", (200, "LogEntry", "Its events, oldest first"), (404,),

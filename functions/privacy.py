@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from functions.http import Request, Response, is_json, json_response, problem
+from functions.links import next_link
+from shared import pagebudget
 from shared.bootstrap import Deps
 from shared.clock import epoch_ms_of
-from shared.exportpages import export_page
 from shared.lifecycle import erase
+from shared.pagebudget import export_line, fitted, newest_first
 from shared.privacyrequests import parse_erasure, parse_export, parse_retention
 from shared.privacystores import erasure_json
-from shared.querying import Cursor
 from shared.validation import parse_json_body
 
 NDJSON = "application/x-ndjson"
@@ -37,19 +36,16 @@ def get_erasure(request: Request, deps: Deps) -> Response:
 
 
 def export(request: Request, deps: Deps) -> Response:
-    """The tenant's jobs as NDJSON, newest first, a page within the response limits
-    (shared.exportpages); the next page in `Link`. Each page is recorded in the audit trail."""
+    """The tenant's jobs as NDJSON, newest first, at most 1,000 lines a page and what fits a
+    response (shared.pagebudget); the next page in `Link`. Each page is recorded in the audit trail."""
     since, until, cursor = parse_export(request.query)
     after = (cursor.created_ms, cursor.job_id) if cursor else (epoch_ms_of(until), FAR_ID) if until else None
-    page = export_page(deps.jobs, _tenant(request), after, epoch_ms_of(since) if since else None)
-    headers = {"Content-Type": NDJSON}
-    if page.next_after:
-        params = {k: v[0] for k, v in request.query.items() if k != "cursor"}
-        params["cursor"] = Cursor(*page.next_after).encode()
-        headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
-    deps.audits.record(_tenant(request), "export", request.key_id, jobs=len(page.lines),
+    jobs = newest_first(deps.jobs, _tenant(request), after, epoch_ms_of(since) if since else None)
+    page = fitted(jobs, export_line, pagebudget.EXPORT_PAGE)
+    headers = {"Content-Type": NDJSON, **next_link(request, page.last if page.more else None)}
+    deps.audits.record(_tenant(request), "export", request.key_id, jobs=len(page.texts),
                        since=since.isoformat() if since else None, until=until.isoformat() if until else None)
-    return Response(200, "".join(page.lines).encode(), headers)
+    return Response(200, "".join(page.texts).encode(), headers)
 
 
 def get_settings(request: Request, deps: Deps) -> Response:

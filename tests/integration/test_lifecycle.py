@@ -5,7 +5,7 @@ store itself, so the data is shown gone, not just hidden by the API."""
 import json
 from datetime import UTC, datetime, timedelta
 
-from shared import exportpages, lifecycle
+from shared import lifecycle, pagebudget
 from shared.hashing import recipient_hash
 from shared.intake import create_job
 from shared.model import NewJob
@@ -181,8 +181,8 @@ def test_the_export_pages_ndjson_with_link_and_audits_each_page(deps, api, worke
     for job in jobs:
         sent(deps, job.id)
     deps.jobs.redact([raw(deps, jobs[0].id)], {"reason": "test"})
-    monkeypatch.setattr(exportpages, "EXPORT_PAGE", 2)
-    monkeypatch.setattr(exportpages, "CHUNK", 3)  # pages that end inside a chunk and across one
+    monkeypatch.setattr(pagebudget, "EXPORT_PAGE", 2)
+    monkeypatch.setattr(pagebudget, "CHUNK", 3)  # pages that end inside a chunk and across one
     pages = [lines(p) for p in export_all(api)]
     assert [len(p) for p in pages] == [2, 2, 1]
     seen = [j for p in pages for j in p]

@@ -1,5 +1,6 @@
 """Filters, limits and cursor pages of GET /api/notifications."""
 
+import json
 import re
 import threading
 from urllib.parse import parse_qs, urlparse
@@ -73,3 +74,18 @@ def test_a_limit_over_100_or_an_unknown_parameter_is_a_400(api):
     for params, field in [({"limit": 101}, "limit"), ({"order": "asc"}, "order"), ({"cursor": "zzz"}, "cursor")]:
         r = api.get("/api/notifications", params=params)
         assert r.status_code == 400 and r.json()["errors"][0]["field"] == field
+
+
+def test_a_page_of_long_emails_stops_before_lambdas_6_mb_response_and_links_the_rest(api):
+    """15 e-mails of 100,000 quotes take 400 KB each in Lambda's JSON response: a page of 100 of
+    them would be 40 MB, so the page ends early, with a Link to the rest."""
+    quotes = '"' * 100_000
+    ids = [api.post("/api/notifications", json={"type": "email", "recipient": f"u{i}@example.com",
+                                                "message": quotes}).json()["id"] for i in range(15)]
+    seen, url, pages = [], "/api/notifications?limit=100", 0
+    while url:
+        page = api.get(url)
+        assert len(json.dumps({"statusCode": 200, "headers": {}, "body": page.text})) < 6 * 1024 * 1024
+        seen += [j["id"] for j in page.json()]
+        url, pages = next_link(page), pages + 1
+    assert seen == list(reversed(ids)) and pages > 1
