@@ -26,7 +26,9 @@ from shared.masking import mask_recipient
 from shared.mongo import translated
 from shared.states import TERMINAL, Event, Status
 
-PURGE_FIELDS = {"status": 1, "tenant": 1, "recipient": 1, "updatedAt": 1, "events": 1, "attempts": 1}
+MOVE_FIELDS = {"status": 1, "tenant": 1, "updatedAt": 1, "attempts": 1}  # a compare-and-set's and the counters'
+REDACT_FIELDS = {**MOVE_FIELDS, "recipient": 1}
+ERASE_FIELDS = {**REDACT_FIELDS, "events": 1}  # an erasure scrubs the timeline too
 
 
 def _ms(doc: Doc) -> int:
@@ -39,6 +41,13 @@ class JobPurge:
     _c: Collection[Doc]
     counters: CounterStore
 
+    def _oldest_due(self, query: Doc, is_due: Callable[[Doc], bool], fields: Doc, limit: int) -> list[Doc]:
+        """The jobs of `query` that are due, oldest update first, where one window applies to
+        all of them (so those due come first): a read of the oldest alone when none is."""
+        if not any(is_due(d) for d in self._c.find(query, {"updatedAt": 1}).sort("updatedAt", 1).limit(1)):
+            return []
+        return list(itertools.takewhile(is_due, self._c.find(query, fields).sort("updatedAt", 1).limit(limit)))
+
     def redaction_due(self, now_ms: int, default_ms: int, limit: int) -> list[Doc]:
         """Finished jobs due for redaction: those without their own window last updated
         `default_ms` ago or more, and those whose own window has passed since they ended; at most
@@ -46,10 +55,9 @@ class JobPurge:
         due: list[Doc] = []
         with translated():
             for status in sorted(TERMINAL):
-                oldest = self._c.find({"status": eq(status.value), "redacted": eq(0)}, PURGE_FIELDS) \
-                    .sort("updatedAt", 1).limit(limit)
-                due += itertools.takewhile(lambda d: _ms(d) + default_ms <= now_ms, oldest)
-                due += self._c.find({"status": eq(status.value), "redactAtMs": {"$lte": now_ms}}, PURGE_FIELDS) \
+                due += self._oldest_due({"status": eq(status.value), "redacted": eq(0)},
+                                        lambda d: _ms(d) + default_ms <= now_ms, REDACT_FIELDS, limit)
+                due += self._c.find({"status": eq(status.value), "redactAtMs": {"$lte": now_ms}}, REDACT_FIELDS) \
                     .sort("redactAtMs", 1).limit(limit)
         return due
 
@@ -91,11 +99,12 @@ class JobPurge:
         with translated():
             for status in sorted(TERMINAL):
                 if tenant is None:
-                    cursor = self._c.find({"status": eq(status.value)}, PURGE_FIELDS).sort("updatedAt", 1)
+                    due += self._oldest_due({"status": eq(status.value)}, lambda d: _ms(d) < cutoff_ms,
+                                            MOVE_FIELDS, limit)
                 else:  # a tenant's own, shorter retention: its jobs in order of creation
-                    cursor = self._c.find({"tenant": eq(tenant), "status": eq(status.value)}, PURGE_FIELDS) \
-                        .sort("createdAtMs", 1)
-                due += [d for d in cursor.limit(limit) if _ms(d) < cutoff_ms]
+                    cursor = self._c.find({"tenant": eq(tenant), "status": eq(status.value)}, MOVE_FIELDS) \
+                        .sort("createdAtMs", 1).limit(limit)
+                    due += [d for d in cursor if _ms(d) < cutoff_ms]
         return due
 
     def delete_finished(self, docs: list[Doc]) -> list[str]:
@@ -127,4 +136,4 @@ class JobPurge:
     def of_recipient(self, tenant: str, recipients: list[str]) -> list[Doc]:
         """A tenant's jobs to any of these recipients (an erasure's), not yet erased."""
         with translated():
-            return list(self._c.find({"tenant": eq(tenant), "recipient": {"$in": recipients}}, PURGE_FIELDS))
+            return list(self._c.find({"tenant": eq(tenant), "recipient": {"$in": recipients}}, ERASE_FIELDS))

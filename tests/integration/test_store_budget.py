@@ -80,3 +80,16 @@ def test_a_sent_webhook_adds_no_store_work_to_the_workers(make_deps, start_worke
     work = measure(deps, start_worker, [SMS] * n, "sent")
     assert work.written[JOBS] == 4 * n and work.read[JOBS] == n  # the marker rides in the outcome's update
     assert work.on[WEBHOOKS] <= 3  # who listens: one small read per tenant every few seconds
+
+
+def test_a_lifecycle_sweep_with_nothing_due_reads_one_job_per_scan_not_a_batch(make_deps, start_worker):
+    from shared import lifecycle
+
+    deps = make_deps(prefetch=50)
+    n = 120
+    measure(deps, start_worker, [SMS] * n, "sent")  # finished, and far from any window
+    before = STORE_WORK.snapshot(deps.settings.mongodb_db)
+    result = lifecycle.lifecycle_sweep(deps)
+    work = STORE_WORK.snapshot(deps.settings.mongodb_db) - before
+    assert (result.redacted, result.deleted) == (0, 0)
+    assert work.read[JOBS] == 2  # the oldest sent job, once for redaction and once for retention
