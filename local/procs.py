@@ -1,7 +1,8 @@
 """The processes of the stack, found in /proc, and the CPU time each has used.
 
 CPU is read from `/proc/<pid>/stat` (utime + stime, in clock ticks) before and after a run.
-A process is known by its pid and its start time, so a pid the kernel hands to another
+One request costs far less than a 10 ms tick, so its cost is read from the nanoseconds each of
+the process's threads has run (`/proc/<pid>/task/*/schedstat`, first field). A process is known by its pid and its start time, so a pid the kernel hands to another
 process in between is never taken for the same one. Linux only: elsewhere nothing is found.
 """
 
@@ -102,6 +103,33 @@ def ticks(pids: Iterable[int]) -> Ticks:
     """The CPU ticks used so far by each of `pids` still running."""
     found = (stat(pid) for pid in pids)
     return {(s.pid, s.started): s.ticks for s in found if s is not None}
+
+
+def runtime_ns(pids: Iterable[int]) -> Ticks:
+    """The nanoseconds each of `pids` still running has spent on a CPU so far, all its threads."""
+    found: Ticks = {}
+    for pid in pids:
+        s = stat(pid)
+        if s is None:
+            continue
+        total = 0
+        try:
+            tasks = list((PROC / str(pid) / "task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended as it was read
+        found[(s.pid, s.started)] = total
+    return found
+
+
+def runtime_ms(before: Ticks, after: Ticks) -> float:
+    """CPU milliseconds between two `runtime_ns` readings of one group of processes; a process
+    whose total shrank (a thread ended in between) counts as nothing rather than less."""
+    return sum(max(0, t - before.get(key, 0)) for key, t in after.items()) / 1e6
 
 
 def parse_machine(line: str) -> tuple[int, int]:

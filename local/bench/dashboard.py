@@ -232,7 +232,7 @@ def rounds(client: Client, polls: list[Poll], n: int, pace_s: float, api: list[i
     for _ in range(n):
         for poll in polls:
             time.sleep(max(0.0, last + pace_s - time.monotonic()))
-            api0, store0 = procs.ticks(api), procs.ticks(store)
+            api0, store0 = procs.runtime_ns(api), procs.runtime_ns(store)
             last = time.monotonic()
             status, _, _ = client.get(poll.path)
             answered = time.monotonic()
@@ -240,8 +240,8 @@ def rounds(client: Client, polls: list[Poll], n: int, pace_s: float, api: list[i
                 raise target.TargetError(f"{poll.name}: the API answered {status}")
             time.sleep(TAIL_S)
             figures = measured[poll.name]
-            figures.api_ms += procs.cpu_ms(api0, procs.ticks(api))
-            figures.store_ms += procs.cpu_ms(store0, procs.ticks(store))
+            figures.api_ms += procs.runtime_ms(api0, procs.runtime_ns(api))
+            figures.store_ms += procs.runtime_ms(store0, procs.runtime_ns(store))
             assert figures.latencies is not None
             figures.latencies.append((answered - last) * 1000)
     return measured

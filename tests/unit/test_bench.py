@@ -100,6 +100,19 @@ def test_cpu_ms_counts_a_process_started_in_between_from_zero_and_never_confuses
     assert procs.cpu_ms(before, after) == pytest.approx((30 + 5 + 2) * ms_per_tick)
 
 
+def test_this_process_runtime_is_read_in_nanoseconds_and_grows_with_less_than_a_tick_of_work():
+    first = procs.runtime_ns([os.getpid()])
+    sum(i * i for i in range(20_000))  # about a millisecond: the ticks of stat would mostly not move
+    later = procs.runtime_ns([os.getpid()])
+    assert 0 < procs.runtime_ms(first, later) < 1000
+
+
+def test_runtime_ms_counts_a_new_process_from_zero_and_a_shrunken_total_as_nothing():
+    before = {(10, 1): 5_000_000, (11, 1): 9_000_000}
+    after = {(10, 1): 7_500_000, (11, 1): 8_000_000, (12, 3): 1_000_000}
+    assert procs.runtime_ms(before, after) == pytest.approx(2.5 + 0 + 1.0)
+
+
 def test_descendants_are_found_below_their_roots_and_nothing_else():
     table = [Process(1, 0, ()), Process(10, 1, ()), Process(11, 10, ()), Process(12, 11, ()), Process(20, 1, ())]
     assert procs.with_descendants([10], table) == [10, 11, 12]
