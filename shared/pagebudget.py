@@ -1,9 +1,11 @@
 """How much of a page fits one response: the listing and the export stop a page early rather than
 answer more than Lambda's 6 MB response (API Gateway's limit is 10 MB).
 
-Lambda returns the body as a JSON string, where every quote, backslash and escaped character of
-the JSON takes more room, so an item is counted as that string holds it: a page is at most
-PAGE_BYTES of it. A page always holds at least its first item (one job is far below the limit).
+Lambda returns the body as a JSON string, where every quote and backslash of the JSON takes two
+characters. The items are JSON as `json.dumps` writes it, ASCII only (anything else is already
+escaped), so an item never takes more than twice its length there: a page stops once that bound
+would pass PAGE_BYTES, without encoding anything twice. A page always holds at least its first
+item (one job is far below the limit).
 """
 
 from __future__ import annotations
@@ -32,19 +34,14 @@ class Fitted(Generic[T]):
     more: bool
 
 
-def envelope_size(text: str) -> int:
-    """The room a text takes in the JSON string of Lambda's response."""
-    return len(json.dumps(text)) - 2
-
-
 def fitted(items: Iterable[T], render: Callable[[T], str], most: int) -> Fitted[T]:
-    """The first items, rendered, up to `most` of them and PAGE_BYTES together; `items` is read
+    """The first items, rendered as ASCII JSON, up to `most` of them and PAGE_BYTES together; `items` is read
     only as far as that (one past, to tell whether there are more)."""
     texts: list[str] = []
     size, last = 0, None
     for item in items:
         text = render(item)
-        cost = envelope_size(text) + 1  # and its separator
+        cost = 2 * len(text) + 1  # at most, in Lambda's JSON string; and its separator
         if len(texts) == most or (texts and size + cost > PAGE_BYTES):
             return Fitted(texts, last, True)
         texts.append(text)
