@@ -2,7 +2,8 @@
 
 CPU is read from `/proc/<pid>/stat` (utime + stime, in clock ticks) before and after a run.
 One request costs far less than a 10 ms tick, so its cost is read from the nanoseconds each of
-the process's threads has run (`/proc/<pid>/task/*/schedstat`, first field). A process is known by its pid and its start time, so a pid the kernel hands to another
+the process's threads has run (`/proc/<pid>/task/*/schedstat`, first field). A process is known
+by its pid and its start time, so a pid the kernel hands to another
 process in between is never taken for the same one. Linux only: elsewhere nothing is found.
 """
 
@@ -105,9 +106,12 @@ def ticks(pids: Iterable[int]) -> Ticks:
     return {(s.pid, s.started): s.ticks for s in found if s is not None}
 
 
-def runtime_ns(pids: Iterable[int]) -> Ticks:
+Runtimes = dict[tuple[int, int], int]  # (pid, started) -> nanoseconds on a CPU, all threads
+
+
+def runtime_ns(pids: Iterable[int]) -> Runtimes:
     """The nanoseconds each of `pids` still running has spent on a CPU so far, all its threads."""
-    found: Ticks = {}
+    found: Runtimes = {}
     for pid in pids:
         s = stat(pid)
         if s is None:
@@ -126,7 +130,7 @@ def runtime_ns(pids: Iterable[int]) -> Ticks:
     return found
 
 
-def runtime_ms(before: Ticks, after: Ticks) -> float:
+def runtime_ms(before: Runtimes, after: Runtimes) -> float:
     """CPU milliseconds between two `runtime_ns` readings of one group of processes; a process
     whose total shrank (a thread ended in between) counts as nothing rather than less."""
     return sum(max(0, t - before.get(key, 0)) for key, t in after.items()) / 1e6
