@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
-import pika
 import pytest
 
 from shared import clock, timeline
@@ -19,7 +18,7 @@ from shared.model import NewJob, Priority
 from shared.outbox import Sweeper, sweep
 from shared.states import Event, Status
 from shared.store import Outcome
-from tests.conftest import claim, events, provider, wait_for
+from tests.conftest import claim, events, provider, queue_depth, wait_for
 
 
 def sms(**fields: object) -> NewJob:
@@ -29,14 +28,6 @@ def sms(**fields: object) -> NewJob:
 
 def status(deps: Deps, job_id: str) -> str:
     return deps.jobs.get(job_id).status.value
-
-
-def depth(broker_url: str, queue: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        connection.close()
 
 
 def passed(t) -> Callable[[], bool]:
@@ -84,10 +75,10 @@ def test_the_sweeper_expires_a_retrying_job_whose_message_waits_in_a_delay_queue
                                           {"lastError": "timed out"})]) == [True]
     deps.publisher.publish_jobs([job.id], lanes={job.id: Priority.HIGH}, delay_ms=30_000)
     delay_queue = deps.publisher.topology.delay(30_000, Priority.HIGH)
-    assert depth(broker_url, delay_queue) == 1
+    assert queue_depth(broker_url, delay_queue) == 1
     sweeping(deps)
     wait_for(lambda: status(deps, job.id) == "expired", what="the sweeper to expire the job")
-    assert depth(broker_url, delay_queue) == 1  # its message is still waiting, and will find it finished
+    assert queue_depth(broker_url, delay_queue) == 1  # its message is still waiting, and will find it finished
     assert events(deps, job.id)[-2:] == ["retry_scheduled", "expired"]
 
 
@@ -110,7 +101,7 @@ def test_a_scheduled_job_waits_in_the_store_and_is_sent_once_due(make_deps, star
     sweeping(deps)
     job = create_job(deps, sms(send_at=send_at))
     assert job.status.value == "scheduled" and job.to_json()["sendAt"] == clock.iso(send_at)
-    assert depth(broker_url, deps.publisher.topology.queue) == 0  # held in the store, not in the broker
+    assert queue_depth(broker_url, deps.publisher.topology.queue) == 0  # held in the store, not in the broker
     wait_for(lambda: status(deps, job.id) == "sent", what="the scheduled job to be sent")
     timeline = deps.jobs.timeline(job.id)
     assert [e.event.value for e in timeline] == ["created", "scheduled", "queued", "sending", "sent"]

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import threading
 
-import pika
-
 from local.consumer import Consumer
 from shared.intake import create_job, create_jobs
 from shared.model import NewJob, Priority
 from shared.providers import Provider, Receipt
-from tests.conftest import events, provider, wait_for
+from tests.conftest import events, provider, queue_depth, wait_for
 
 HELD = "+2348011111111"
 
 
 def sms(priority: Priority = Priority.NORMAL, recipient: str = "+2348012345678", **metadata: object) -> NewJob:
     return NewJob("sms", recipient, "Your code is 123456", dict(metadata), priority=priority)
-
-
-def depth(broker_url: str, queue: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        connection.close()
 
 
 class Holding(Provider):
@@ -48,7 +38,7 @@ class Holding(Provider):
 def test_each_priority_is_published_to_its_lane(deps, broker_url):
     jobs = create_jobs(deps, [sms(Priority.HIGH), sms(Priority.LOW), sms(Priority.LOW), sms()])
     topology = deps.publisher.topology
-    assert [depth(broker_url, topology.lane(p)) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)] == [1, 1, 2]
+    assert [queue_depth(broker_url, topology.lane(p)) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)] == [1, 1, 2]
     assert topology.lane(Priority.HIGH) == f"{deps.settings.queue}.high"
     queued = [e.details["queue"] for j in jobs for e in deps.jobs.timeline(j.id) if e.event.value == "queued"]
     assert queued == [topology.lane(Priority.HIGH), topology.lane(Priority.LOW), topology.lane(Priority.LOW),
@@ -80,7 +70,7 @@ def test_a_retry_waits_in_its_own_lanes_delay_queue_and_comes_back_to_that_lane(
     job = create_job(deps, sms(Priority.LOW, mockFailures=1))
     delay_queue = deps.publisher.topology.delay(1000, Priority.LOW)
     assert delay_queue == f"{deps.settings.queue}.low.retry.1000"
-    wait_for(lambda: deps.jobs.get(job.id).status.value == "retrying" and depth(broker_url, delay_queue) == 1,
+    wait_for(lambda: deps.jobs.get(job.id).status.value == "retrying" and queue_depth(broker_url, delay_queue) == 1,
              what="the retry in the low lane's delay queue")
     wait_for(lambda: deps.jobs.get(job.id).status.value == "sent", what="the retry, sent")
     assert events(deps, job.id) == ["created", "queued", "sending", "retry_scheduled", "sending", "sent"]
@@ -96,5 +86,5 @@ def test_a_batch_create_puts_each_item_in_the_lane_it_asks_for(api, deps, broker
     items = answer.json()["items"]
     assert [i.get("priority") for i in items] == ["high", "low", None]  # normal is the default, left out
     topology = deps.publisher.topology
-    assert [depth(broker_url, topology.lane(p)) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)] == [1, 1, 1]
+    assert [queue_depth(broker_url, topology.lane(p)) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)] == [1, 1, 1]
     assert api.get(f"/api/notifications/{items[0]['id']}").json()["priority"] == "high"
