@@ -26,6 +26,9 @@ from shared.states import TERMINAL, Event, Status
 Doc = dict[str, Any]
 DEFAULT_TENANT = "default"
 NO_TIMELINE = {"events": 0}  # the projection of reads that do not need the timeline
+# A job not redacted: `redacted: 0`, or no `redacted` yet (a job with its own window). Not
+# `$ne: 1`, which the embedded store's update filters miss on a missing field (test_store_gaps.py).
+UNREDACTED: dict[str, Any] = {"$in": [0, None]}
 
 
 def object_id(job_id: str) -> ObjectId:

@@ -21,7 +21,7 @@ from pymongo.collection import Collection
 
 from shared import clock, timeline
 from shared.counters import CounterStore, Tally
-from shared.jobdocs import DEFAULT_TENANT, Doc, eq, stored_events
+from shared.jobdocs import DEFAULT_TENANT, UNREDACTED, Doc, eq, stored_events
 from shared.masking import mask_recipient
 from shared.mongo import translated
 from shared.states import TERMINAL, Event, Status
@@ -71,7 +71,7 @@ class JobPurge:
         for doc in docs:
             entry = timeline.entry(Event.REDACTED, details)
             where: Doc = {"_id": doc["_id"], "status": eq(doc["status"]), "attempts": eq(doc.get("attempts", 0)),
-                          "redacted": {"$in": [0, None]}}  # not `$ne: 1`: test_store_gaps.py
+                          "redacted": UNREDACTED}
             update: Doc = {"$set": {"message": None, "metadata": {}, "recipient": recipient(str(doc["recipient"])),
                                     "redacted": 1},
                            "$unset": {"redactAtMs": ""}}  # `updatedAt` stays: retention counts from the job's end

@@ -10,6 +10,7 @@ from shared import timeline
 from shared.bootstrap import Deps
 from shared.errors import IllegalTransition
 from shared.intake import queue_jobs
+from shared.jobdocs import UNREDACTED
 from shared.model import Job
 from shared.querying import MAX_BULK_RETRY, RetryFilter, since_ms
 from shared.states import CANCELLABLE, RETRYABLE, Event, Status
@@ -35,7 +36,7 @@ def retry_job(deps: Deps, job_id: str, tenant: str | None = None, key_id: str | 
     budget = current.budget or deps.settings.max_attempts
     requested = timeline.entry(Event.RETRY_REQUESTED, {"maxAttempts": current.max_attempts + budget, **_by(key_id)})
     moved = deps.jobs.move(job_id, Status.PENDING, requested, sources=RETRYABLE, inc={"maxAttempts": budget},
-                           tenant=tenant, where={"redacted": {"$ne": 1}})
+                           tenant=tenant, where={"redacted": UNREDACTED})
     if moved is None:
         raise IllegalTransition(deps.jobs.get(job_id).status.value, "retried")
     log.info("manual retry", extra={"job_id": job_id, "key_id": key_id})

@@ -60,6 +60,12 @@ def test_a_jobs_own_window_of_zero_redacts_it_as_soon_as_it_ends(deps, worker):
     assert raw(deps, job.id)["message"] is None and raw(deps, kept.id)["message"] == CODE
 
 
+def test_a_failed_job_whose_own_window_has_not_passed_can_still_be_retried(deps, worker, api):
+    job = create_job(deps, sms(recipient="+2348010000000", redact_after_seconds=3600))  # the mock rejects ...0000
+    wait_for(lambda: deps.jobs.get(job.id).status.value == "failed", what="the job to fail")
+    assert api.post(f"/api/notifications/{job.id}/retry").status_code == 202
+
+
 def test_a_cancelled_job_is_redacted_after_its_own_window_counted_from_the_cancel(deps, api):
     job = create_job(deps, sms(send_at=datetime.now(UTC) + timedelta(days=1), redact_after_seconds=0))
     assert lifecycle.lifecycle_sweep(deps).redacted == 0  # not ended yet
